@@ -1,0 +1,32 @@
+/**
+ * How the supervisor starts processes, behind an interface: Node's child_process today, a small
+ * native posix_spawn helper (that can also keep children across daemon upgrades) later.
+ *
+ * Contract for every implementation:
+ * - the child leads its own new process group (pgid == pid), so the whole tree can be signalled;
+ * - `done` is called exactly once: with the pid once the program runs, or with the errno;
+ * - after a successful spawn `onExit` is called exactly once, and output chunks may still arrive
+ *   after it (pipes drain after the process is gone);
+ * - no polling: exits are reported from the OS's child-exit notification.
+ */
+export interface SpawnRequest {
+  command: string[];
+  directory: string;
+  env: Record<string, string>;
+  uid?: number;
+  gid?: number;
+}
+
+export type SpawnOutcome =
+  | { ok: true; pid: number }
+  | { ok: false; errno: string; message: string };
+
+export interface SpawnCallbacks {
+  done(outcome: SpawnOutcome): void;
+  onOutput(stream: 'out' | 'err', chunk: Buffer): void;
+  onExit(code: number | null, signal: string | null): void;
+}
+
+export interface Spawner {
+  spawn(request: SpawnRequest, callbacks: SpawnCallbacks): void;
+}

@@ -1,0 +1,239 @@
+/**
+ * The driver of one service: feeds events into the pure machine and runs the effects it returns
+ * (spawn, signal, timers, record). It owns the service's timers, its child process and its log.
+ *
+ * Invariants:
+ * - `dispatch` is not re-entrant: events raised while effects run are queued and handled in
+ *   order after the current step, so every step sees a consistent state.
+ * - Each timer name has at most one live timer; arming replaces, cancelling is idempotent.
+ * - The record effect goes to `commit`, the one writer of state changes (see supervisor.ts).
+ */
+import type { ServiceSpec } from '../config/spec.js';
+import type { Spawner } from '../process/spawner.js';
+import { signalGroup } from '../process/kill-tree.js';
+import type { PublicState } from '../store/types.js';
+import type { Cause } from './causes.js';
+import type { Clock, TimerHandle } from './clock.js';
+import {
+  initialState,
+  PUBLIC_STATE,
+  step,
+  type Effect,
+  type MachineEvent,
+  type ServiceState,
+  type TimerName,
+} from './machine.js';
+
+export interface ServiceLog {
+  write(stream: 'out' | 'err', chunk: Buffer): void;
+  note(text: string): void;
+  close(): void;
+}
+
+/** What a runner needs from the rest of the daemon: passed in, never reached for. */
+export interface DriverDeps {
+  spawner: Spawner;
+  clock: Clock;
+  random: () => number;
+  commit(service: string, from: PublicState, to: PublicState, cause: Cause, detail?: Record<string, unknown>): void;
+  /** The environment every service starts from (the spec's environment is laid over it). */
+  baseEnv: Record<string, string>;
+  openLog(spec: ServiceSpec): ServiceLog;
+  /** Called with the pid right after a spawn, and with null once the process group is gone. */
+  trackInstance(service: string, pid: number | null): void;
+  groupAlive(pgid: number): boolean;
+  /** Listeners for live output (logs -f). */
+  onOutput?(service: string, stream: 'out' | 'err', chunk: Buffer): void;
+}
+
+/** Check intervals for a group whose leader exited but whose members linger (no event exists). */
+const GROUP_CHECK_MS = [5, 10, 20, 50, 100, 200, 500];
+
+export class ServiceRunner {
+  spec: ServiceSpec;
+  state: ServiceState;
+  private readonly deps: DriverDeps;
+  private readonly timers = new Map<TimerName, TimerHandle>();
+  private groupCheck: TimerHandle | null = null;
+  private queue: MachineEvent[] = [];
+  private busy = false;
+  private log: ServiceLog | null = null;
+  /** Bumped on every spawn so callbacks of an old child never act on a newer one. */
+  private generation = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(spec: ServiceSpec, deps: DriverDeps) {
+    this.spec = spec;
+    this.deps = deps;
+    this.state = initialState(deps.clock.now());
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get publicState(): PublicState {
+    return PUBLIC_STATE[this.state.phase];
+  }
+
+  /** True when no process of this service exists and none is being started. */
+  get idle(): boolean {
+    const p = this.state.phase;
+    return p === 'stopped' || p === 'failed' || p === 'backoff';
+  }
+
+  dispatch(event: MachineEvent): void {
+    this.queue.push(event);
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) {
+        const result = step(this.state, next, { spec: this.spec, now: this.deps.clock.now(), random: this.deps.random });
+        this.state = result.state;
+        for (const effect of result.effects) this.run(effect);
+      }
+    } finally {
+      this.busy = false;
+    }
+    if (this.idle && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Resolves once no process of this service is left (stopped, failed or backing off). */
+  whenIdle(): Promise<void> {
+    if (this.idle) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Releases the log file; call once the runner is idle and being dropped. */
+  dispose(): void {
+    for (const t of this.timers.values()) t.cancel();
+    this.timers.clear();
+    this.groupCheck?.cancel();
+    this.log?.close();
+    this.log = null;
+  }
+
+  private run(effect: Effect): void {
+    switch (effect.type) {
+      case 'spawn':
+        this.spawn();
+        return;
+      case 'signal':
+        if (this.state.pid !== null) this.signal(this.state.pid, effect.signal);
+        return;
+      case 'awaitGroupEmpty':
+        this.watchGroup(0);
+        return;
+      case 'armTimer': {
+        this.timers.get(effect.timer)?.cancel();
+        const timer = effect.timer;
+        this.timers.set(
+          timer,
+          this.deps.clock.after(effect.ms, () => {
+            this.timers.delete(timer);
+            this.dispatch({ type: 'timerFired', timer });
+          }),
+        );
+        return;
+      }
+      case 'cancelTimer':
+        this.timers.get(effect.timer)?.cancel();
+        this.timers.delete(effect.timer);
+        return;
+      case 'record':
+        this.deps.commit(this.name, effect.from, effect.to, effect.cause, {
+          ...effect.detail,
+          pid: this.state.pid ?? undefined,
+          restarts: this.state.restarts,
+        });
+        this.noteChange(effect.to, effect.cause);
+        return;
+      default: {
+        const unreachable: never = effect;
+        throw new Error(`unknown effect ${JSON.stringify(unreachable)}`);
+      }
+    }
+  }
+
+  private spawn(): void {
+    const generation = ++this.generation;
+    const spec = this.spec;
+    const log = this.openLog();
+    const current = () => generation === this.generation;
+    this.deps.spawner.spawn(
+      {
+        command: spec.command,
+        directory: spec.directory,
+        env: { ...this.deps.baseEnv, ...spec.environment },
+      },
+      {
+        done: (outcome) => {
+          if (!current()) return;
+          if (outcome.ok) {
+            this.deps.trackInstance(this.name, outcome.pid);
+            log.note(`started pid ${outcome.pid}: ${spec.command.join(' ')}`);
+            this.dispatch({ type: 'spawned', pid: outcome.pid });
+          } else {
+            log.note(`could not start: ${outcome.message} (${outcome.errno})`);
+            this.dispatch({ type: 'spawnFailed', errno: outcome.errno, message: outcome.message });
+          }
+        },
+        onOutput: (stream, chunk) => {
+          log.write(stream, chunk);
+          this.deps.onOutput?.(this.name, stream, chunk);
+        },
+        onExit: (code, signal) => {
+          if (!current()) return;
+          const pid = this.state.pid;
+          const groupAlive = pid !== null && this.deps.groupAlive(pid);
+          if (!groupAlive) this.deps.trackInstance(this.name, null);
+          log.note(signal === null ? `pid ${pid} exited with code ${code}` : `pid ${pid} killed by ${signal}`);
+          this.dispatch({ type: 'exited', code, signal, groupAlive });
+        },
+      },
+    );
+  }
+
+  private signal(pgid: number, signal: string): void {
+    try {
+      signalGroup(pgid, signal);
+    } catch (err) {
+      // EPERM: the group now belongs to someone else; nothing more we can do than say so.
+      this.openLog().note(`cannot send ${signal} to process group ${pgid}: ${(err as Error).message}`);
+    }
+  }
+
+  /** No kernel event tells that a process group emptied; check at growing intervals. */
+  private watchGroup(round: number): void {
+    this.groupCheck?.cancel();
+    const pid = this.state.pid;
+    if (pid === null) return;
+    const ms = GROUP_CHECK_MS[Math.min(round, GROUP_CHECK_MS.length - 1)] as number;
+    this.groupCheck = this.deps.clock.after(ms, () => {
+      this.groupCheck = null;
+      if (this.state.pid !== pid) return;
+      if (this.deps.groupAlive(pid)) {
+        this.watchGroup(round + 1);
+        return;
+      }
+      this.deps.trackInstance(this.name, null);
+      this.dispatch({ type: 'groupEmptied' });
+    });
+  }
+
+  private openLog(): ServiceLog {
+    if (this.log === null) this.log = this.deps.openLog(this.spec);
+    return this.log;
+  }
+
+  private noteChange(to: PublicState, cause: Cause): void {
+    if (to === 'backoff' && this.state.nextAttemptAt !== null) {
+      const inMs = this.state.nextAttemptAt - this.deps.clock.now();
+      this.openLog().note(`backing off ${inMs}ms after ${cause.kind} (attempt ${this.state.attempt})`);
+    }
+  }
+}

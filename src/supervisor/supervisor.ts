@@ -1,0 +1,252 @@
+/**
+ * The set of supervised services: one ServiceRunner each, the durable desired state, and
+ * `commit`, the single writer of state changes. Every change goes through `commit`, which
+ * appends it to the store's event log and hands it to subscribers (events --follow, the live
+ * view); `status`, `why` and `events` all read what commit wrote.
+ *
+ * Desired state (running/stopped, enabled/disabled) is admin intent and is persisted on every
+ * admin command; actual state is what the runners observe. Daemon shutdown stops every service
+ * but does not touch the desired state, so the next daemon brings back what was running.
+ */
+import type { ServiceSpec } from '../config/spec.js';
+import type { DesiredRecord, EventRecord, PublicState, Store } from '../store/types.js';
+import { describeCause, type Cause } from './causes.js';
+import { ServiceRunner, type DriverDeps } from './driver.js';
+import { diffSpecs, type SpecDiff } from './reconcile.js';
+import { StartQueue } from './start-queue.js';
+
+export type SupervisorDeps = Omit<DriverDeps, 'commit' | 'trackInstance'> & {
+  store: Store;
+  bootId: string;
+  readStartTime(pid: number): number | undefined;
+};
+
+export interface StatusEntry {
+  name: string;
+  state: PublicState;
+  desired: 'running' | 'stopped';
+  enabled: boolean;
+  pid: number | null;
+  restarts: number;
+  since: string;
+  nextAttemptAt: string | null;
+  cause: Cause | null;
+  why: string | null;
+  file: string;
+}
+
+const DEFAULT_DESIRED: DesiredRecord = { state: 'running', enabled: true, updatedAt: 0 };
+
+export class Supervisor {
+  private readonly runners = new Map<string, ServiceRunner>();
+  /** Services whose file is gone: stopped, then dropped once idle. */
+  private readonly leaving = new Set<string>();
+  private readonly listeners = new Set<(event: EventRecord) => void>();
+  private readonly outputListeners = new Set<(service: string, stream: 'out' | 'err', chunk: Buffer) => void>();
+  private readonly starts = new StartQueue();
+  private readonly driverDeps: DriverDeps;
+  private shuttingDown = false;
+
+  constructor(private readonly deps: SupervisorDeps) {
+    this.driverDeps = {
+      ...deps,
+      commit: (service, from, to, cause, detail) => this.commit(service, from, to, cause, detail),
+      trackInstance: (service, pid) => this.trackInstance(service, pid),
+      onOutput: (service, stream, chunk) => {
+        for (const l of this.outputListeners) l(service, stream, chunk);
+      },
+    };
+  }
+
+  get store(): Store {
+    return this.deps.store;
+  }
+
+  /** The one writer of state changes. */
+  commit(service: string, from: PublicState, to: PublicState, cause: Cause, detail?: Record<string, unknown>): EventRecord {
+    const clean = detail === undefined ? undefined : dropUndefined(detail);
+    const event = this.deps.store.appendEvent({ time: this.deps.clock.now(), service, from, to, cause, detail: clean });
+    for (const listener of this.listeners) listener(event);
+    return event;
+  }
+
+  subscribe(listener: (event: EventRecord) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  subscribeOutput(listener: (service: string, stream: 'out' | 'err', chunk: Buffer) => void): () => void {
+    this.outputListeners.add(listener);
+    return () => this.outputListeners.delete(listener);
+  }
+
+  has(name: string): boolean {
+    return this.runners.has(name);
+  }
+
+  names(): string[] {
+    return [...this.runners.keys()].sort();
+  }
+
+  spec(name: string): ServiceSpec | undefined {
+    return this.runners.get(name)?.spec;
+  }
+
+  specs(): Map<string, ServiceSpec> {
+    return new Map([...this.runners].map(([name, runner]) => [name, runner.spec]));
+  }
+
+  desired(name: string): DesiredRecord {
+    return this.deps.store.getDesired(name) ?? DEFAULT_DESIRED;
+  }
+
+  /**
+   * First load after daemon start. On a new boot a disabled service is not started; otherwise
+   * (a daemon restart) the persisted desired state is restored exactly.
+   */
+  boot(specs: ReadonlyMap<string, ServiceSpec>, newBoot: boolean): void {
+    for (const spec of specs.values()) {
+      const runner = this.addRunner(spec);
+      let desired = this.desired(spec.name);
+      if (newBoot && !desired.enabled && desired.state === 'running') {
+        desired = { ...desired, state: 'stopped', updatedAt: this.deps.clock.now() };
+        this.deps.store.setDesired(spec.name, desired);
+      }
+      if (desired.state === 'running') {
+        this.enqueue(runner, { type: 'startRequested', cause: { kind: 'boot', enabled: desired.enabled } });
+      }
+    }
+  }
+
+  /** Applies re-read service files: only the difference is acted on. */
+  reload(specs: ReadonlyMap<string, ServiceSpec>, broken: ReadonlySet<string>): SpecDiff {
+    const diff = diffSpecs(this.specs(), specs, broken);
+    for (const spec of diff.added) {
+      const runner = this.addRunner(spec);
+      if (this.desired(spec.name).state === 'running') {
+        this.enqueue(runner, { type: 'startRequested', cause: { kind: 'config', change: 'added', file: spec.file } });
+      }
+    }
+    for (const spec of diff.changed) {
+      const runner = this.runners.get(spec.name) as ServiceRunner;
+      runner.spec = spec;
+      if (!runner.idle || runner.state.phase === 'backoff') {
+        runner.dispatch({ type: 'restartRequested', cause: { kind: 'config', change: 'changed', file: spec.file } });
+      }
+    }
+    for (const name of diff.removed) {
+      const runner = this.runners.get(name) as ServiceRunner;
+      this.leaving.add(name);
+      runner.dispatch({ type: 'stopRequested', cause: { kind: 'config', change: 'removed', file: runner.spec.file } });
+      void runner.whenIdle().then(() => this.dropIfLeaving(name));
+    }
+    return diff;
+  }
+
+  start(name: string, cause: Cause): void {
+    this.setDesiredState(name, 'running');
+    this.mustGet(name).dispatch({ type: 'startRequested', cause });
+  }
+
+  stop(name: string, cause: Cause): void {
+    this.setDesiredState(name, 'stopped');
+    this.mustGet(name).dispatch({ type: 'stopRequested', cause });
+  }
+
+  restart(name: string, cause: Cause): void {
+    this.setDesiredState(name, 'running');
+    this.mustGet(name).dispatch({ type: 'restartRequested', cause });
+  }
+
+  setEnabled(name: string, enabled: boolean): void {
+    this.mustGet(name);
+    const d = this.desired(name);
+    this.deps.store.setDesired(name, { ...d, enabled, updatedAt: this.deps.clock.now() });
+  }
+
+  /** Resolves when the named services have no process left (or are backing off). */
+  async settled(names: string[]): Promise<void> {
+    await Promise.all(names.map((n) => this.runners.get(n)?.whenIdle()));
+  }
+
+  status(names?: string[]): StatusEntry[] {
+    const list = names ?? this.names();
+    return list.flatMap((name) => {
+      const runner = this.runners.get(name);
+      if (runner === undefined) return [];
+      const s = runner.state;
+      const desired = this.desired(name);
+      return [
+        {
+          name,
+          state: runner.publicState,
+          desired: desired.state,
+          enabled: desired.enabled,
+          pid: s.pid,
+          restarts: s.restarts,
+          since: new Date(s.since).toISOString(),
+          nextAttemptAt: s.nextAttemptAt === null ? null : new Date(s.nextAttemptAt).toISOString(),
+          cause: s.lastCause,
+          why: s.lastCause === null ? null : describeCause(s.lastCause),
+          file: runner.spec.file,
+        },
+      ];
+    });
+  }
+
+  /** Daemon shutdown: stop everything (cause shutdown), leave desired state as it is. */
+  async shutdown(signal?: string): Promise<void> {
+    this.shuttingDown = true;
+    const cause: Cause = signal === undefined ? { kind: 'shutdown' } : { kind: 'shutdown', signal };
+    for (const runner of this.runners.values()) runner.dispatch({ type: 'stopRequested', cause });
+    await Promise.all([...this.runners.values()].map((r) => r.whenIdle()));
+    for (const runner of this.runners.values()) runner.dispose();
+  }
+
+  private addRunner(spec: ServiceSpec): ServiceRunner {
+    const runner = new ServiceRunner(spec, this.driverDeps);
+    this.runners.set(spec.name, runner);
+    return runner;
+  }
+
+  private enqueue(runner: ServiceRunner, event: Parameters<ServiceRunner['dispatch']>[0]): void {
+    this.starts.push(() => {
+      if (this.shuttingDown || this.runners.get(runner.name) !== runner) return;
+      runner.dispatch(event);
+    });
+  }
+
+  private dropIfLeaving(name: string): void {
+    if (!this.leaving.has(name)) return;
+    const runner = this.runners.get(name);
+    if (runner === undefined || !runner.idle) return;
+    this.leaving.delete(name);
+    runner.dispose();
+    this.runners.delete(name);
+  }
+
+  private setDesiredState(name: string, state: 'running' | 'stopped'): void {
+    const d = this.desired(name);
+    this.deps.store.setDesired(name, { ...d, state, updatedAt: this.deps.clock.now() });
+  }
+
+  private mustGet(name: string): ServiceRunner {
+    const runner = this.runners.get(name);
+    if (runner === undefined) throw new Error(`no service named ${name}`);
+    return runner;
+  }
+
+  private trackInstance(service: string, pid: number | null): void {
+    if (pid === null) {
+      this.deps.store.clearInstance(service);
+      return;
+    }
+    const startTime = this.deps.readStartTime(pid);
+    if (startTime === undefined) return; // already gone: nothing a later daemon could find
+    this.deps.store.recordInstance({ service, pid, startTime, bootId: this.deps.bootId });
+  }
+}
+
+function dropUndefined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
