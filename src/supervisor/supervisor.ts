@@ -9,6 +9,7 @@
  * but does not touch the desired state, so the next daemon brings back what was running.
  */
 import type { ServiceSpec } from '../config/spec.js';
+import { UpkeepError } from '../errors.js';
 import type { DesiredRecord, EventRecord, PublicState, Store } from '../store/types.js';
 import { describeCause, type Cause } from './causes.js';
 import { ServiceRunner, type DriverDeps } from './driver.js';
@@ -169,6 +170,29 @@ export class Supervisor {
     await Promise.all(names.map((n) => this.runners.get(n)?.whenIdle()));
   }
 
+  /**
+   * Resolves once none of the services is in one of `states` (e.g. no longer starting), or after
+   * `timeoutMs`; used so a CLI command returns with the outcome rather than a transient state.
+   */
+  whenPast(names: string[], states: PublicState[], timeoutMs: number): Promise<void> {
+    const pending = () => names.some((n) => {
+      const r = this.runners.get(n);
+      return r !== undefined && states.includes(r.publicState);
+    });
+    if (!pending()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = this.deps.clock.after(timeoutMs, finish);
+      const off = this.subscribe(() => {
+        if (!pending()) finish();
+      });
+      function finish(): void {
+        timer.cancel();
+        off();
+        resolve();
+      }
+    });
+  }
+
   status(names?: string[]): StatusEntry[] {
     const list = names ?? this.names();
     return list.flatMap((name) => {
@@ -232,7 +256,7 @@ export class Supervisor {
 
   private mustGet(name: string): ServiceRunner {
     const runner = this.runners.get(name);
-    if (runner === undefined) throw new Error(`no service named ${name}`);
+    if (runner === undefined) throw new UpkeepError('unknown-service', `no service named "${name}"`);
     return runner;
   }
 

@@ -1,0 +1,164 @@
+/**
+ * `npm run bench`: N trivial services (default 1000) under one daemon. Reports seconds until all
+ * run, daemon PSS, restart latency p50/p95 after SIGKILL, idle CPU over 30 s, the time of
+ * `status --json` (in-process client and the CLI as a user runs it) and the time to stop all.
+ * Prints a markdown table row set and a JSON line; no figure is asserted anywhere.
+ *
+ * Options (env): BENCH_N (1000), BENCH_IDLE_S (30), BENCH_SAMPLES (30).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { call } from '../src/api/client.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = join(ROOT, 'bin', 'upkeep.js');
+const N = Number(process.env.BENCH_N ?? 1000);
+const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 30);
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 30);
+const CLK_TCK = 100;
+
+interface Status {
+  name: string;
+  state: string;
+  pid: number | null;
+}
+interface Event {
+  time: number;
+  service: string;
+  to: string;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'upkeep-bench-'));
+  const config = join(dir, 'services');
+  const socketPath = join(dir, 'upkeep.sock');
+  mkdirSync(config);
+  for (let i = 0; i < N; i++) {
+    writeFileSync(join(config, `svc${String(i).padStart(4, '0')}.toml`), 'command = ["sleep", "1000000"]\n');
+  }
+  const t0 = Date.now();
+  const daemon = spawn(process.execPath, [BIN, 'daemon', '--config', config, '--state', join(dir, 'state'), '--socket', socketPath], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
+  const pid = daemon.pid as number;
+  const results: Record<string, number | string> = { n: N, cores: cpus().length, node: process.version };
+  const seen = new Set<number>(); // every service pid a status showed: killed by group at the end
+  try {
+    const status = async () => {
+      const list = ((await call({ cmd: 'status' }, { socketPath })) as { services: Status[] }).services;
+      for (const x of list) if (x.pid !== null) seen.add(x.pid);
+      return list;
+    };
+    for (;;) {
+      try {
+        const s = await status();
+        if (s.length === N && s.every((x) => x.state === 'running')) break;
+      } catch {
+        /* not up yet */
+      }
+      await sleep(100);
+    }
+    const events = ((await call({ cmd: 'events', limit: 10 * N }, { socketPath })) as { events: Event[] }).events;
+    const lastRunning = Math.max(...events.filter((e) => e.to === 'running').map((e) => e.time));
+    results.start_all_s = round((lastRunning - t0) / 1000, 2);
+    await sleep(1000);
+    results.pss_mib = round(pss(pid) / 1024, 1);
+
+    const cpu0 = cpuTicks(pid);
+    await sleep(IDLE_S * 1000);
+    results.idle_cpu_pct = round(((cpuTicks(pid) - cpu0) / CLK_TCK / IDLE_S) * 100, 2);
+
+    const timings: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const s = performance.now();
+      await status();
+      timings.push(performance.now() - s);
+    }
+    results.status_ms = round(median(timings), 1);
+    const cli: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const s = performance.now();
+      spawnSync(process.execPath, [BIN, 'status', '--json', '--socket', socketPath], { stdio: 'ignore' });
+      cli.push(performance.now() - s);
+    }
+    results.status_cli_ms = round(median(cli), 1);
+
+    // Restart latency: SIGKILL a random running service, time until the daemon records it running again.
+    const latencies: number[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      const list = await status();
+      const victim = list[Math.floor(Math.random() * list.length)] as Status;
+      const seen = new Promise<number>((resolveSeen) => {
+        void call(
+          { cmd: 'events', name: victim.name, limit: 0, follow: true },
+          {
+            socketPath,
+            onItem: (item) => {
+              const e = item as Event;
+              if (e.to === 'running') resolveSeen(e.time);
+            },
+          },
+        ).catch(() => undefined);
+      });
+      await sleep(50); // let the subscription settle
+      const killedAt = Date.now();
+      process.kill(victim.pid as number, 'SIGKILL');
+      const back = await seen;
+      latencies.push(back - killedAt);
+      await sleep(100);
+    }
+    latencies.sort((a, b) => a - b);
+    results.restart_p50_ms = percentile(latencies, 50);
+    results.restart_p95_ms = percentile(latencies, 95);
+    results.pss_after_mib = round(pss(pid) / 1024, 1);
+
+    const s = performance.now();
+    process.kill(pid, 'SIGTERM');
+    await new Promise((r) => daemon.once('exit', r));
+    results.stop_all_s = round((performance.now() - s) / 1000, 2);
+  } finally {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+    for (const p of seen) {
+      try {
+        process.kill(-p, 'SIGKILL');
+      } catch {
+        /* already stopped by the daemon */
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(`| N | start all | daemon PSS | restart p50 / p95 | idle CPU | status (client / CLI) | stop all |`);
+  console.log(`|---|---|---|---|---|---|---|`);
+  console.log(
+    `| ${N} | ${results.start_all_s} s | ${results.pss_mib} MiB | ${results.restart_p50_ms} / ${results.restart_p95_ms} ms | ` +
+      `${results.idle_cpu_pct} % | ${results.status_ms} / ${results.status_cli_ms} ms | ${results.stop_all_s} s |`,
+  );
+  console.log(JSON.stringify(results));
+}
+
+function pss(pid: number): number {
+  const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(rest[11]) + Number(rest[12]);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+const round = (x: number, digits: number) => Number(x.toFixed(digits));
+
+await main();

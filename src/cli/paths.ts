@@ -1,0 +1,34 @@
+/**
+ * Where the CLI and the daemon find things by default. The client looks for the daemon's socket
+ * through --socket, then UPKEEP_SOCKET, then the default for the caller: root's system socket, or
+ * for others their own daemon's socket under $XDG_RUNTIME_DIR (tenant sockets arrive with the
+ * tenants issue).
+ */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const isRoot = () => process.getuid?.() === 0;
+
+export function defaultSocket(env = process.env): string {
+  if (env.UPKEEP_SOCKET) return env.UPKEEP_SOCKET;
+  if (isRoot()) return '/run/upkeep/upkeep.sock';
+  const runtime = env.XDG_RUNTIME_DIR ?? join('/tmp', `upkeep-${process.getuid?.() ?? 'user'}`);
+  return join(runtime, 'upkeep', 'upkeep.sock');
+}
+
+export function defaultConfigDir(env = process.env): string {
+  if (isRoot()) return '/etc/upkeep/services';
+  return join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'upkeep', 'services');
+}
+
+export function defaultStateDir(env = process.env): string {
+  if (isRoot()) return '/var/lib/upkeep';
+  return join(env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'upkeep');
+}
+
+/** `upkeep up DIR` keeps everything of the project inside it. */
+export function projectPaths(dir: string): { configDir: string; stateDir: string; socketPath: string } {
+  const configDir = resolve(dir);
+  const stateDir = join(configDir, '.upkeep');
+  return { configDir, stateDir, socketPath: join(stateDir, 'upkeep.sock') };
+}
