@@ -7,7 +7,7 @@
  * Options (env): BENCH_N (1000), BENCH_IDLE_S (30), BENCH_SAMPLES (30).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,8 +32,35 @@ interface Event {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const began = Date.now();
+const progress = (what: string) => process.stderr.write(`[bench ${((Date.now() - began) / 1000).toFixed(1)}s] ${what}\n`);
+
+/**
+ * The floor for any Node supervisor on this machine, measured in the same run: N spawns of the
+ * same program from a small Node process, each in its own group with stdout/stderr piped.
+ */
+async function nodeSpawnBaseline(n: number): Promise<number> {
+  const t0 = performance.now();
+  const children: number[] = [];
+  await new Promise<void>((resolveAll) => {
+    let spawned = 0;
+    for (let i = 0; i < n; i++) {
+      const c = spawn('sleep', ['1000000'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      c.once('spawn', () => {
+        children.push(c.pid as number);
+        if (++spawned === n) resolveAll();
+      });
+    }
+  });
+  const ms = performance.now() - t0;
+  for (const pid of children) process.kill(-pid, 'SIGKILL');
+  return ms / 1000;
+}
 
 async function main(): Promise<void> {
+  progress('baseline: Node spawn loop');
+  const baseline = await nodeSpawnBaseline(N);
+  await sleep(2000);
   const dir = mkdtempSync(join(tmpdir(), 'upkeep-bench-'));
   const config = join(dir, 'services');
   const socketPath = join(dir, 'upkeep.sock');
@@ -44,7 +71,7 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const daemon = spawn(process.execPath, [BIN, 'daemon', '--config', config, '--state', join(dir, 'state'), '--socket', socketPath], {
     detached: true,
-    stdio: ['ignore', 'ignore', 'ignore'],
+    stdio: ['ignore', 'ignore', openSync(join(dir, 'daemon.log'), 'w')],
   });
   const pid = daemon.pid as number;
   const results: Record<string, number | string> = { n: N, cores: cpus().length, node: process.version };
@@ -66,14 +93,19 @@ async function main(): Promise<void> {
     }
     const events = ((await call({ cmd: 'events', limit: 10 * N }, { socketPath })) as { events: Event[] }).events;
     const lastRunning = Math.max(...events.filter((e) => e.to === 'running').map((e) => e.time));
+    progress('all running');
     results.start_all_s = round((lastRunning - t0) / 1000, 2);
+    results.node_spawn_baseline_s = round(baseline, 2);
+    results.start_vs_baseline = round((lastRunning - t0) / 1000 / baseline, 2);
     await sleep(1000);
     results.pss_mib = round(pss(pid) / 1024, 1);
 
+    progress('measuring idle CPU');
     const cpu0 = cpuTicks(pid);
     await sleep(IDLE_S * 1000);
     results.idle_cpu_pct = round(((cpuTicks(pid) - cpu0) / CLK_TCK / IDLE_S) * 100, 2);
 
+    progress('timing status');
     const timings: number[] = [];
     for (let i = 0; i < 5; i++) {
       const s = performance.now();
@@ -90,6 +122,7 @@ async function main(): Promise<void> {
     results.status_cli_ms = round(median(cli), 1);
 
     // Restart latency: SIGKILL a random running service, time until the daemon records it running again.
+    progress('restart latency');
     const latencies: number[] = [];
     for (let i = 0; i < SAMPLES; i++) {
       const list = await status();
@@ -118,6 +151,7 @@ async function main(): Promise<void> {
     results.restart_p95_ms = percentile(latencies, 95);
     results.pss_after_mib = round(pss(pid) / 1024, 1);
 
+    progress('stopping all');
     const s = performance.now();
     process.kill(pid, 'SIGTERM');
     await new Promise((r) => daemon.once('exit', r));
@@ -135,12 +169,14 @@ async function main(): Promise<void> {
         /* already stopped by the daemon */
       }
     }
-    rmSync(dir, { recursive: true, force: true });
+    if (process.env.BENCH_KEEP) console.error(`kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`| N | start all | daemon PSS | restart p50 / p95 | idle CPU | status (client / CLI) | stop all |`);
+  console.log(`| N | start all (Node spawn floor, ratio) | daemon PSS | restart p50 / p95 | idle CPU | status (client / CLI) | stop all |`);
   console.log(`|---|---|---|---|---|---|---|`);
   console.log(
-    `| ${N} | ${results.start_all_s} s | ${results.pss_mib} MiB | ${results.restart_p50_ms} / ${results.restart_p95_ms} ms | ` +
+    `| ${N} | ${results.start_all_s} s (${results.node_spawn_baseline_s} s, ${results.start_vs_baseline}x) | ${results.pss_mib} MiB | ` +
+      `${results.restart_p50_ms} / ${results.restart_p95_ms} ms | ` +
       `${results.idle_cpu_pct} % | ${results.status_ms} / ${results.status_cli_ms} ms | ${results.stop_all_s} s |`,
   );
   console.log(JSON.stringify(results));

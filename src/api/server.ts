@@ -30,11 +30,21 @@ export interface ServerOptions {
   onError?(err: Error): void;
 }
 
-export async function listen(options: ServerOptions): Promise<net.Server> {
+export interface ControlServer {
+  /** Stops listening and ends every open connection (followers included), then resolves. */
+  close(): Promise<void>;
+}
+
+export async function listen(options: ServerOptions): Promise<ControlServer> {
   const { socketPath } = options;
   mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
   await refuseIfLive(socketPath);
-  const server = net.createServer((socket) => serve(socket, options));
+  const open = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    serve(socket, options);
+  });
   server.on('error', (err) => options.onError?.(err));
   // Create the socket already private: the umask closes the window between bind and chmod.
   const oldMask = process.umask(0o177);
@@ -50,7 +60,14 @@ export async function listen(options: ServerOptions): Promise<net.Server> {
     process.umask(oldMask);
   }
   chmodSync(socketPath, 0o600);
-  return server;
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        // server.close() waits for every connection to end; an `events --follow` never does.
+        server.close(() => resolve());
+        for (const socket of open) socket.destroy();
+      }),
+  };
 }
 
 /** A socket file that answers belongs to a running daemon: never steal it. A dead one is removed. */

@@ -4,15 +4,6 @@
  */
 import { errorShape } from '../errors.js';
 import { UsageError } from './args.js';
-import { check } from './commands/check.js';
-import { control } from './commands/control.js';
-import { daemon } from './commands/daemon.js';
-import { events } from './commands/events.js';
-import { logs } from './commands/logs.js';
-import { reload } from './commands/reload.js';
-import { status } from './commands/status.js';
-import { up } from './commands/up.js';
-import { why } from './commands/why.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIo, type Io } from './io.js';
 
 const USAGE = `usage: upkeep COMMAND [options]
@@ -32,20 +23,32 @@ every command takes --json (for scripts) and --socket PATH (or UPKEEP_SOCKET)`;
 
 type Command = (args: string[], io: Io) => Promise<number>;
 
+// Commands load on demand: `status` should not pay for loading SQLite and the daemon.
+const lazy =
+  <K extends string>(file: string, name: K) =>
+  async (args: string[], io: Io): Promise<number> => {
+    const mod = (await import(`./commands/${file}.js`)) as Record<K, Command>;
+    return mod[name](args, io);
+  };
+const control = (cmd: string): Command => async (args, io) => {
+  const mod = await import('./commands/control.js');
+  return mod.control(cmd as Parameters<typeof mod.control>[0], args, io);
+};
+
 const COMMANDS: Record<string, Command> = {
-  daemon,
-  up,
-  check,
-  status,
-  start: (a, io) => control('start', a, io),
-  stop: (a, io) => control('stop', a, io),
-  restart: (a, io) => control('restart', a, io),
-  enable: (a, io) => control('enable', a, io),
-  disable: (a, io) => control('disable', a, io),
-  reload,
-  why,
-  events,
-  logs,
+  daemon: lazy('daemon', 'daemon'),
+  up: lazy('up', 'up'),
+  check: lazy('check', 'check'),
+  status: lazy('status', 'status'),
+  start: control('start'),
+  stop: control('stop'),
+  restart: control('restart'),
+  enable: control('enable'),
+  disable: control('disable'),
+  reload: lazy('reload', 'reload'),
+  why: lazy('why', 'why'),
+  events: lazy('events', 'events'),
+  logs: lazy('logs', 'logs'),
 };
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {

@@ -4,11 +4,10 @@
  * `upkeep daemon` (foreground) and `upkeep up DIR` (with a live view), and by the tests.
  */
 import { mkdirSync } from 'node:fs';
-import type net from 'node:net';
 import { basename, join } from 'node:path';
 import { loadConfigDir } from '../config/load.js';
 import type { ServiceSpec } from '../config/spec.js';
-import { listen } from '../api/server.js';
+import { listen, type ControlServer } from '../api/server.js';
 import { makeHandler, type ReloadOutcome } from '../api/handlers.js';
 import { bootId, groupAlive, groupMembers, isSameProcess, readStartTime } from '../process/identity.js';
 import { signalGroup } from '../process/kill-tree.js';
@@ -111,7 +110,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     };
   };
 
-  let server: net.Server;
+  let server: ControlServer;
   try {
     server = await listen({
       socketPath: options.socketPath,
@@ -149,7 +148,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     reload,
     stop(signal?: string) {
       stopping ??= (async () => {
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await server.close();
         await supervisor.shutdown(signal);
         unsubscribe();
         store.close();

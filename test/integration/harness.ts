@@ -133,14 +133,19 @@ export class Project {
     return exited;
   }
 
-  /** Kills everything this test started, by process group, and removes the temp folder. */
+  /**
+   * Kills everything this test started: the daemon is asked to stop its services first (it
+   * knows every pid, also ones no status call showed), then every process group ever seen
+   * (daemons and services) is SIGKILLed, and the temp folder removed.
+   */
   async cleanup(): Promise<void> {
     for (const d of this.daemons) {
-      if (d.exitCode === null && d.signalCode === null) {
-        const exited = new Promise((res) => d.once('exit', res));
-        killGroup(d.pid);
-        await Promise.race([exited, sleep(2000)]);
-      }
+      if (d.exitCode !== null || d.signalCode !== null) continue;
+      await this.status().catch(() => undefined);
+      const exited = new Promise((res) => d.once('exit', res));
+      d.kill('SIGTERM');
+      await Promise.race([exited, sleep(5000)]);
+      killGroup(d.pid);
     }
     for (const pgid of this.pgids) killGroup(pgid);
     rmSync(this.dir, { recursive: true, force: true });
