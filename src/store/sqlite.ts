@@ -5,6 +5,9 @@
  * Invariants:
  * - Opening never creates over, truncates or deletes an existing file: a file that is not our
  *   database makes `openStore` fall back to safe mode (see open.ts).
+ * - Events and instance records are written in one transaction per event-loop turn (a start
+ *   storm of a thousand services is tens of commits, not thousands); any read, desired-state
+ *   write or close flushes them first, so readers never miss a write.
  * - A write that fails at runtime (disk full, file replaced, read-only) never throws into the
  *   supervisor: the store switches to safe mode, copies what it can into memory, and from then on
  *   serves everything from memory without touching the file again.
@@ -57,6 +60,10 @@ export class SqliteStore implements Store {
   private db: Database.Database | null;
   private fallback: MemoryStore | null = null;
   private readonly stmt: ReturnType<typeof prepare>;
+  private nextSeq: number;
+  /** Writes waiting for the end of this event-loop turn: each with its in-memory twin. */
+  private pending: { db: () => void; memory: (m: MemoryStore) => void }[] = [];
+  private flushScheduled = false;
 
   /** Opens an existing or new database; throws if it is not usable (the caller decides safe mode). */
   constructor(path: string) {
@@ -77,6 +84,7 @@ export class SqliteStore implements Store {
       db.exec(SCHEMA);
       if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
       this.stmt = prepare(db);
+      this.nextSeq = ((db.prepare('SELECT max(seq) AS m FROM events').get() as { m: number | null }).m ?? 0) + 1;
     } catch (err) {
       db.close();
       throw err;
@@ -93,20 +101,21 @@ export class SqliteStore implements Store {
   }
 
   appendEvent(event: EventRecord): EventRecord {
-    return this.guarded(
-      () => {
-        const info = this.stmt.insertEvent.run(
-          event.time,
-          event.service,
-          event.from,
-          event.to,
-          JSON.stringify(event.cause),
-          event.detail === undefined ? null : JSON.stringify(event.detail),
-        );
-        return { ...event, seq: Number(info.lastInsertRowid) };
-      },
-      (m) => m.appendEvent(event),
+    const stored: EventRecord = { ...event, seq: this.nextSeq++ };
+    this.later(
+      () =>
+        void this.stmt.insertEvent.run(
+          stored.seq,
+          stored.time,
+          stored.service,
+          stored.from,
+          stored.to,
+          JSON.stringify(stored.cause),
+          stored.detail === undefined ? null : JSON.stringify(stored.detail),
+        ),
+      (m) => void m.appendEvent(stored),
     );
+    return stored;
   }
 
   events(query: EventQuery = {}): EventRecord[] {
@@ -143,14 +152,14 @@ export class SqliteStore implements Store {
   }
 
   recordInstance(instance: InstanceRecord): void {
-    this.guarded(
+    this.later(
       () => void this.stmt.setInstance.run(instance.service, instance.pid, instance.startTime, instance.bootId),
       (m) => m.recordInstance(instance),
     );
   }
 
   clearInstance(service: string): void {
-    this.guarded(() => void this.stmt.clearInstance.run(service), (m) => m.clearInstance(service));
+    this.later(() => void this.stmt.clearInstance.run(service), (m) => m.clearInstance(service));
   }
 
   instances(): InstanceRecord[] {
@@ -175,6 +184,7 @@ export class SqliteStore implements Store {
   }
 
   close(): void {
+    this.flush();
     try {
       this.db?.close();
     } catch {
@@ -183,8 +193,42 @@ export class SqliteStore implements Store {
     this.db = null;
   }
 
-  /** Runs against the database, or against memory once the database has failed. */
+  /** Queues a write for the end of this event-loop turn (see the invariants above). */
+  private later(db: () => void, memory: (m: MemoryStore) => void): void {
+    if (this.fallback !== null || this.db === null) {
+      memory(this.memory());
+      return;
+    }
+    this.pending.push({ db, memory });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Writes everything pending in one transaction. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    if (this.fallback !== null || this.db === null) {
+      for (const op of batch) op.memory(this.memory());
+      return;
+    }
+    try {
+      this.db.transaction(() => {
+        for (const op of batch) op.db();
+      })();
+    } catch (err) {
+      this.failOver(err);
+      for (const op of batch) op.memory(this.memory());
+    }
+  }
+
+  /** Runs against the database (after pending writes), or against memory once it has failed. */
   private guarded<T>(fn: () => T, inMemory: (m: MemoryStore) => T): T {
+    this.flush();
     if (this.fallback !== null || this.db === null) return inMemory(this.memory());
     try {
       return fn();
@@ -233,7 +277,7 @@ export class SqliteStore implements Store {
 
 function prepare(db: Database.Database) {
   return {
-    insertEvent: db.prepare('INSERT INTO events (time, service, from_state, to_state, cause, detail) VALUES (?, ?, ?, ?, ?, ?)'),
+    insertEvent: db.prepare('INSERT INTO events (seq, time, service, from_state, to_state, cause, detail) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     selectEvents: db.prepare(
       `SELECT * FROM events WHERE (@service IS NULL OR service = @service) AND (@since IS NULL OR time >= @since)
        ORDER BY seq DESC LIMIT @limit`,
