@@ -11,6 +11,8 @@ export interface CallOptions {
   socketPath: string;
   /** Called for each streamed item of a following request; the call then ends with the connection. */
   onItem?(item: unknown): void;
+  /** Called with the reply as soon as it arrives (a following call resolves only at the end). */
+  onReply?(result: unknown): void;
   timeoutMs?: number;
 }
 
@@ -57,6 +59,7 @@ export function call(request: Request, options: CallOptions): Promise<unknown> {
         }
         replied = true;
         result = msg.result;
+        options.onReply?.(result);
         if (options.onItem === undefined) {
           socket.end();
           resolve(result);

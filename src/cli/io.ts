@@ -2,12 +2,15 @@
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** Raw output, no newline added (live service output arrives in arbitrary chunks). */
+  raw(stream: 'out' | 'err', text: string): void;
   readonly isTTY: boolean;
 }
 
 export const processIo: Io = {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+  raw: (stream, text) => (stream === 'err' ? process.stderr : process.stdout).write(text),
   isTTY: Boolean(process.stdout.isTTY),
 };
 

@@ -448,3 +448,10 @@ describe('locating keys and the schema', () => {
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+test('the README key table is the one generated from the schema', async () => {
+  const { readFileSync } = await import('node:fs');
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const between = readme.split('<!-- keys:start -->')[1]?.split('<!-- keys:end -->')[0]?.trim();
+  assert.equal(between, renderKeyTable().trim(), 'run: node -e "import(\'./dist/src/config/schema.js\').then(m=>console.log(m.renderKeyTable()))" and paste into README.md');
+});

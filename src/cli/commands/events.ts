@@ -27,13 +27,15 @@ export async function events(args: string[], io: Io): Promise<number> {
   const socketPath = (values.socket as string | undefined) ?? defaultSocket();
   const print = (e: EventRecord) => io.out(values.json ? JSON.stringify(e) : renderEvent(e));
   const follow = values.follow as boolean;
-  const reply = (await call(
+  // With --follow the past events come first, then live ones, all one per line (JSON lines).
+  const printPast = (result: unknown) => {
+    const past = (result as { events: EventRecord[] }).events;
+    if (values.json && !follow) io.out(JSON.stringify(past, null, 2));
+    else for (const e of past) print(e);
+  };
+  await call(
     { cmd: 'events', name: positionals[0], since, limit, follow },
-    follow ? { socketPath, onItem: (item) => print(item as EventRecord) } : { socketPath },
-  )) as { events: EventRecord[] };
-  if (!follow) {
-    if (values.json) io.out(JSON.stringify(reply.events, null, 2));
-    else for (const e of reply.events) print(e);
-  }
+    { socketPath, onReply: printPast, ...(follow ? { onItem: (item: unknown) => print(item as EventRecord) } : {}) },
+  );
   return EXIT_OK;
 }

@@ -16,20 +16,28 @@ export async function logs(args: string[], io: Io): Promise<number> {
   if (!Number.isInteger(lines) || lines < 0) throw new UsageError(`-n must be a whole number, got "${values.n}"`);
   const socketPath = (values.socket as string | undefined) ?? defaultSocket();
   const follow = values.follow as boolean;
-  const reply = (await call(
+  const printPast = (result: unknown) => {
+    const reply = result as { path: string; lines: string[] };
+    if (values.json && !follow) io.out(JSON.stringify(reply, null, 2));
+    else if (values.json) for (const line of reply.lines) io.out(JSON.stringify({ stream: 'log', text: line }));
+    else for (const line of reply.lines) io.out(line);
+  };
+  await call(
     { cmd: 'logs', name: positionals[0] as string, lines, follow },
-    follow
-      ? {
-          socketPath,
-          onItem: (item) => {
-            const { stream, text } = item as { stream: string; text: string };
-            if (values.json) io.out(JSON.stringify({ stream, text }));
-            else (stream === 'err' ? io.err : io.out)(text);
-          },
-        }
-      : { socketPath },
-  )) as { path: string; lines: string[] };
-  if (values.json && !follow) io.out(JSON.stringify(reply, null, 2));
-  else if (!values.json) for (const line of reply.lines) io.out(line);
+    {
+      socketPath,
+      onReply: printPast,
+      ...(follow
+        ? {
+            // Live output is what the service writes, as it writes it (the file adds timestamps).
+            onItem: (item: unknown) => {
+              const { stream, text } = item as { stream: 'out' | 'err'; text: string };
+              if (values.json) io.out(JSON.stringify({ stream, text }));
+              else io.raw(stream, text);
+            },
+          }
+        : {}),
+    },
+  );
   return EXIT_OK;
 }
