@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { loadConfigDir } from '../config/load.js';
+import { UpkeepError } from '../errors.js';
 import type { ServiceSpec } from '../config/spec.js';
 import { listen, type ControlServer } from '../api/server.js';
 import { makeHandler, type ReloadOutcome } from '../api/handlers.js';
@@ -53,6 +54,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   if (store.mode === 'safe') say(`WARNING: ${store.problem}`);
 
   const boot = bootId();
+  claimStateDir(store, boot, options.stateDir);
   const newBoot = store.getMeta('boot_id') !== boot;
   store.setMeta('boot_id', boot);
 
@@ -156,6 +158,21 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       return stopping;
     },
   };
+}
+
+/**
+ * Two live daemons on one state folder would each start every service: refuse to be the second.
+ * The claim is the daemon's pid with its start time (a reused pid does not count as alive).
+ */
+function claimStateDir(store: Store, boot: string, stateDir: string): void {
+  const [pid, startTime, claimBoot] = (store.getMeta('daemon') ?? '').split(':');
+  if (claimBoot === boot && Number(pid) !== process.pid && isSameProcess(Number(pid), Number(startTime))) {
+    store.close();
+    throw new UpkeepError('daemon-running', `another upkeep daemon (pid ${pid}) is already using the state folder ${stateDir}`, {
+      hint: 'stop it first, or give this daemon its own --state',
+    });
+  }
+  store.setMeta('daemon', `${process.pid}:${readStartTime(process.pid) ?? 0}:${boot}`);
 }
 
 /** The environment services start from: the daemon's, minus what only concerns the daemon. */

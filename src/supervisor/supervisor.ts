@@ -122,6 +122,14 @@ export class Supervisor {
   /** Applies re-read service files: only the difference is acted on. */
   reload(specs: ReadonlyMap<string, ServiceSpec>, broken: ReadonlySet<string>): SpecDiff {
     const diff = diffSpecs(this.specs(), specs, broken);
+    // A file removed and put back before its service finished stopping: keep the service.
+    for (const name of specs.keys()) {
+      if (!this.leaving.delete(name)) continue;
+      const runner = this.runners.get(name) as ServiceRunner;
+      if (this.desired(name).state === 'running') {
+        runner.dispatch({ type: 'startRequested', cause: { kind: 'config', change: 'added', file: runner.spec.file } });
+      }
+    }
     for (const spec of diff.added) {
       const runner = this.addRunner(spec);
       if (this.desired(spec.name).state === 'running') {

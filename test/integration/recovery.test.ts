@@ -2,7 +2,8 @@
 // and a service left running by the dead daemon is found by pid + start time and never doubled.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { processAlive, Project, waitFor } from './harness.js';
+import { spawn } from 'node:child_process';
+import { BIN, processAlive, Project, waitFor } from './harness.js';
 
 test('an admin stop survives a daemon SIGKILL and restart', async (t) => {
   const p = new Project();
@@ -63,4 +64,23 @@ test('a recorded pid reused by an unrelated process is not killed', async (t) =>
   await waitFor(async () => (await p.service('svc')).state === 'running', 5000, () => 'not running');
   assert.ok(processAlive(s.pid as number), 'a process whose start time differs is not ours');
   p.track(s.pid as number);
+});
+
+test('a second daemon on the same state folder refuses to start and touches nothing', async (t) => {
+  const p = new Project();
+  t.after(() => p.cleanup());
+  p.write('svc.toml', 'command = ["sleep", "1000"]\n');
+  await p.startDaemon();
+  const before = await p.running('svc');
+  const second = spawn(process.execPath, [BIN, 'daemon', '--config', p.config, '--state', p.state, '--socket', `${p.dir}/other.sock`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  second.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((res) => second.on('close', res));
+  assert.equal(code, 1);
+  assert.match(err, /another upkeep daemon \(pid \d+\) is already using the state folder/);
+  const after = await p.service('svc');
+  assert.equal(after.pid, before.pid, 'the running service was not touched');
+  assert.ok(processAlive(before.pid as number));
 });
