@@ -3,7 +3,6 @@
  * only place that constructs the dependencies; everything else gets them passed in. Used by
  * `upkeep daemon` (foreground) and `upkeep up DIR` (with a live view), and by the tests.
  */
-import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { loadConfigDir } from '../config/load.js';
 import { UpkeepError } from '../errors.js';
@@ -29,6 +28,8 @@ export interface DaemonOptions {
   socketPath: string;
   /** Where the daemon says what it does (state changes, problems); stderr by default. */
   say?(line: string): void;
+  /** Also `say` every state change (the foreground daemon's log); the live view draws its own. */
+  echoEvents?: boolean;
   spawner?: Spawner;
   clock?: Clock;
 }
@@ -48,7 +49,7 @@ const VERSION = '0.1.0';
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const say = options.say ?? ((line: string) => process.stderr.write(`upkeep: ${line}\n`));
   const clock = options.clock ?? systemClock;
-  mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+  // openStore creates the state folder, or falls back to safe mode when it cannot.
   const logDir = join(options.stateDir, 'logs');
   const store = openStore(options.stateDir);
   if (store.mode === 'safe') say(`WARNING: ${store.problem}`);
@@ -94,7 +95,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   });
   if (recovered > 0) say(`stopped ${recovered} service(s) left running by a previous daemon`);
 
-  const unsubscribe = supervisor.subscribe((event) => say(formatEvent(event)));
+  const unsubscribe = options.echoEvents === false ? () => undefined : supervisor.subscribe((event) => say(formatEvent(event)));
   supervisor.boot(loaded.specs, newBoot);
 
   const startedAt = clock.now();

@@ -54,7 +54,8 @@ function classify(err: unknown): Failure {
 }
 
 function openProblem(path: string, failure: Failure, err: unknown, salvaged: boolean): string {
-  const label = errorLabel(err);
+  // The newer-schema error is ours: its message alone is the useful part.
+  const label = failure === 'newer' && err instanceof Error ? err.message : errorLabel(err);
   const safe = safeMode(salvaged);
   switch (failure) {
     case 'corrupt':

@@ -22,7 +22,7 @@ export async function up(args: string[], io: Io): Promise<number> {
     if (live) messages.push(line);
     else io.err(`upkeep: ${line}`);
   };
-  const d = await startDaemon({ ...paths, say: live ? say : (line) => io.err(`upkeep: ${line}`) });
+  const d = await startDaemon({ ...paths, say, echoEvents: !live });
   io.err(`upkeep: supervising ${d.supervisor.names().length} services from ${paths.configDir}`);
   io.err(`upkeep: control it from another terminal with: upkeep --socket ${paths.socketPath} status   (Ctrl-C stops all)`);
 
