@@ -47,6 +47,7 @@ export class Supervisor {
   private readonly starts = new StartQueue();
   private readonly driverDeps: DriverDeps;
   private shuttingDown = false;
+  private readonly desiredCache = new Map<string, DesiredRecord>();
 
   constructor(private readonly deps: SupervisorDeps) {
     this.driverDeps = {
@@ -98,7 +99,12 @@ export class Supervisor {
   }
 
   desired(name: string): DesiredRecord {
-    return this.deps.store.getDesired(name) ?? DEFAULT_DESIRED;
+    let desired = this.desiredCache.get(name);
+    if (desired === undefined) {
+      desired = this.deps.store.getDesired(name) ?? DEFAULT_DESIRED;
+      this.desiredCache.set(name, desired);
+    }
+    return desired;
   }
 
   /**
@@ -111,7 +117,7 @@ export class Supervisor {
       let desired = this.desired(spec.name);
       if (newBoot && !desired.enabled && desired.state === 'running') {
         desired = { ...desired, state: 'stopped', updatedAt: this.deps.clock.now() };
-        this.deps.store.setDesired(spec.name, desired);
+        this.writeDesired(spec.name, desired);
       }
       if (desired.state === 'running') {
         this.enqueue(runner, { type: 'startRequested', cause: { kind: 'boot', enabled: desired.enabled } });
@@ -170,7 +176,7 @@ export class Supervisor {
   setEnabled(name: string, enabled: boolean): void {
     this.mustGet(name);
     const d = this.desired(name);
-    this.deps.store.setDesired(name, { ...d, enabled, updatedAt: this.deps.clock.now() });
+    this.writeDesired(name, { ...d, enabled, updatedAt: this.deps.clock.now() });
   }
 
   /** Resolves when the named services have no process left (or are backing off). */
@@ -259,7 +265,13 @@ export class Supervisor {
 
   private setDesiredState(name: string, state: 'running' | 'stopped'): void {
     const d = this.desired(name);
-    this.deps.store.setDesired(name, { ...d, state, updatedAt: this.deps.clock.now() });
+    this.writeDesired(name, { ...d, state, updatedAt: this.deps.clock.now() });
+  }
+
+  /** Desired state is read on every status; the store is the truth, this map its write-through copy. */
+  private writeDesired(name: string, desired: DesiredRecord): void {
+    this.deps.store.setDesired(name, desired);
+    this.desiredCache.set(name, desired);
   }
 
   private mustGet(name: string): ServiceRunner {
