@@ -76,6 +76,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     baseEnv: serviceBaseEnv(),
     openLog: (spec: ServiceSpec) => new LogWriter(join(logDir, `${spec.name}.log`), spec.log),
     groupAlive,
+    signalGroup: (pgid, signal) => void signalGroup(pgid, signal),
   });
 
   const recovered = await recoverLeftovers({

@@ -10,7 +10,6 @@
  */
 import type { ServiceSpec } from '../config/spec.js';
 import type { Spawner } from '../process/spawner.js';
-import { signalGroup } from '../process/kill-tree.js';
 import type { PublicState } from '../store/types.js';
 import type { Cause } from './causes.js';
 import type { Clock, TimerHandle } from './clock.js';
@@ -42,6 +41,8 @@ export interface DriverDeps {
   /** Called with the pid right after a spawn, and with null once the process group is gone. */
   trackInstance(service: string, pid: number | null): void;
   groupAlive(pgid: number): boolean;
+  /** Sends a signal to a whole process group (kill-tree.ts in the daemon). */
+  signalGroup(pgid: number, signal: string): void;
   /** Listeners for live output (logs -f). */
   onOutput?(service: string, stream: 'out' | 'err', chunk: Buffer): void;
 }
@@ -200,7 +201,7 @@ export class ServiceRunner {
 
   private signal(pgid: number, signal: string): void {
     try {
-      signalGroup(pgid, signal);
+      this.deps.signalGroup(pgid, signal);
     } catch (err) {
       // EPERM: the group now belongs to someone else; nothing more we can do than say so.
       this.openLog().note(`cannot send ${signal} to process group ${pgid}: ${(err as Error).message}`);
