@@ -74,8 +74,14 @@ test('a program that cannot be executed is a spawn-error, then backoff; the daem
   p.write('missing.toml', 'command = ["/nonexistent/program"]\nbackoff = { initial = "20ms", max = "50ms" }\n');
   p.write('nodir.toml', 'command = ["sleep", "1000"]\ndirectory = "/nonexistent/dir"\n');
   p.write('fine.toml', 'command = ["sleep", "1000"]\n');
+  const script = p.write('not-executable.sh', '#!/bin/sh\nexec sleep 1000\n'); // mode 0644: EACCES, even for root
+  p.write('noexec.toml', `command = ["${script}"]\n`);
   await p.startDaemon();
   await p.running('fine');
+  await waitFor(async () => (await p.events('noexec')).some((e) => e.cause.kind === 'spawn-error'), 5000, () => 'no EACCES');
+  const denied = (await p.events('noexec')).find((e) => e.cause.kind === 'spawn-error');
+  assert.equal(denied?.cause.errno, 'EACCES');
+  assert.match(String(denied?.cause.message), /permission denied/);
   await waitFor(async () => (await p.service('missing')).restarts >= 3, 5000, () => 'missing not retried');
   const events = await p.events('missing');
   const err = events.find((e) => e.cause.kind === 'spawn-error');
