@@ -43,6 +43,8 @@ export interface DriverDeps {
   groupAlive(pgid: number): boolean;
   /** Sends a signal to a whole process group (kill-tree.ts in the daemon). */
   signalGroup(pgid: number, signal: string): void;
+  /** Runs one health probe of the service (probes/probe.ts in the daemon). */
+  probe?(spec: ServiceSpec): Promise<{ ok: boolean; output: string; latencyMs: number }>;
   /** Listeners for live output (logs -f). */
   onOutput?(service: string, stream: 'out' | 'err', chunk: Buffer): void;
 }
@@ -62,6 +64,10 @@ export class ServiceRunner {
   /** Bumped on every spawn so callbacks of an old child never act on a newer one. */
   private generation = 0;
   private idleWaiters: (() => void)[] = [];
+  private probeTimer: TimerHandle | null = null;
+  private probeRound = 0;
+  /** Latency of the last health probe, for status. */
+  lastLatencyMs: number | null = null;
 
   constructor(spec: ServiceSpec, deps: DriverDeps) {
     this.spec = spec;
@@ -114,6 +120,7 @@ export class ServiceRunner {
     for (const t of this.timers.values()) t.cancel();
     this.timers.clear();
     this.groupCheck?.cancel();
+    this.setProbes(false);
     this.log?.close();
     this.log = null;
   }
@@ -144,6 +151,9 @@ export class ServiceRunner {
       case 'cancelTimer':
         this.timers.get(effect.timer)?.cancel();
         this.timers.delete(effect.timer);
+        return;
+      case 'probes':
+        this.setProbes(effect.on);
         return;
       case 'record':
         this.deps.commit(this.name, effect.from, effect.to, effect.cause, {
@@ -224,6 +234,32 @@ export class ServiceRunner {
       this.deps.trackInstance(this.name, null);
       this.dispatch({ type: 'groupEmptied' });
     });
+  }
+
+  /**
+   * Health probes: the first one at a random point of the first interval (a thousand services
+   * must not probe in the same millisecond), then one interval after each result, so there is
+   * never more than one probe of a service in flight. Results of a switched-off loop are dropped.
+   */
+  private setProbes(on: boolean): void {
+    this.probeTimer?.cancel();
+    this.probeTimer = null;
+    const round = ++this.probeRound;
+    const health = this.spec.health;
+    if (!on || health === undefined || this.deps.probe === undefined) return;
+    const probe = this.deps.probe;
+    const schedule = (ms: number) => {
+      this.probeTimer = this.deps.clock.after(ms, () => {
+        this.probeTimer = null;
+        void probe(this.spec).then((result) => {
+          if (round !== this.probeRound) return;
+          this.lastLatencyMs = result.latencyMs;
+          this.dispatch({ type: 'probeResult', ok: result.ok, output: result.output });
+          if (round === this.probeRound) schedule(health.intervalMs);
+        });
+      });
+    };
+    schedule(Math.floor(this.deps.random() * health.intervalMs));
   }
 
   private openLog(): ServiceLog {

@@ -8,109 +8,32 @@
  * every phase handles it.
  *
  * Invariants:
- * - A public state change always comes with exactly one `record` effect (see `moveTo`).
+ * - A public state change always comes with exactly one `record` effect (see `moveTo` in
+ *   transitions.ts).
  * - While stopping, the first cause wins: a later stop request changes what happens next
  *   (`then`), never the recorded cause.
  * - There is no terminal state for `restart = "always"`: every exit ends in `starting` or
  *   `backoff`, forever; `failed` is reachable only with `restart = "never"`.
  * - A stop is complete only when the whole process group is gone, not just the leader.
  */
-import type { ServiceSpec } from '../config/spec.js';
-import type { PublicState } from '../store/types.js';
 import { exitCause, type Cause } from './causes.js';
-import { nextAttempt, restartDelay } from './backoff.js';
+import { KILL_RETRY_MS, type MachineEvent, type ServiceState, type StepContext, type StepResult } from './machine-types.js';
+import {
+  applyPolicy,
+  enterBackoff,
+  enterRunning,
+  enterStarting,
+  enterStopSignal,
+  finishStop,
+  heartbeat,
+  moveTo,
+  recordProbe,
+  unchanged,
+  watchdogExpired,
+  armLiveness,
+} from './transitions.js';
 
-/** Finer internal phases; `PUBLIC_STATE` maps them onto the six public states. */
-export type Phase = 'stopped' | 'failed' | 'starting' | 'running' | 'stop-signal' | 'stop-kill' | 'backoff';
-
-export const PUBLIC_STATE: Record<Phase, PublicState> = {
-  stopped: 'stopped',
-  failed: 'failed',
-  starting: 'starting',
-  running: 'running',
-  'stop-signal': 'stopping',
-  'stop-kill': 'stopping',
-  backoff: 'backoff',
-};
-
-export type TimerName = 'backoff' | 'stop' | 'kill';
-
-/** How long to wait after SIGKILL before sending it again (a process in uninterruptible sleep). */
-export const KILL_RETRY_MS = 5_000;
-
-export interface ServiceState {
-  phase: Phase;
-  /** When the public state last changed. */
-  since: number;
-  /** Pid of the process group leader while a group may exist. */
-  pid: number | null;
-  /** Whether the leader itself is still running (the group may outlive it). */
-  leaderAlive: boolean;
-  /** When the current run was spawned. */
-  startedAt: number | null;
-  /** Automatic restarts since the daemon started. */
-  restarts: number;
-  /** Consecutive quick failures; drives the backoff delay. */
-  attempt: number;
-  nextAttemptAt: number | null;
-  /** Why the current stop began (first cause wins). */
-  stopCause: Cause | null;
-  /** What happens when the current stop completes. */
-  then: 'stay' | 'start' | 'policy';
-  /** The cause of the last recorded change. */
-  lastCause: Cause | null;
-  lastExit: { code: number | null; signal: string | null } | null;
-}
-
-export type MachineEvent =
-  | { type: 'startRequested'; cause: Cause }
-  | { type: 'stopRequested'; cause: Cause }
-  | { type: 'restartRequested'; cause: Cause }
-  | { type: 'spawned'; pid: number }
-  | { type: 'spawnFailed'; errno: string; message: string }
-  | { type: 'exited'; code: number | null; signal: string | null; groupAlive: boolean }
-  | { type: 'groupEmptied' }
-  | { type: 'timerFired'; timer: TimerName };
-
-export type Effect =
-  | { type: 'spawn' }
-  /** Send a signal to the whole process group of the service. */
-  | { type: 'signal'; signal: string }
-  /** The leader is gone but group members remain: report `groupEmptied` when they are gone. */
-  | { type: 'awaitGroupEmpty' }
-  | { type: 'armTimer'; timer: TimerName; ms: number }
-  | { type: 'cancelTimer'; timer: TimerName }
-  | { type: 'record'; from: PublicState; to: PublicState; cause: Cause; detail?: Record<string, unknown> };
-
-export type MachineSpec = Pick<ServiceSpec, 'restart' | 'backoff' | 'stopSignal' | 'stopTimeoutMs'>;
-
-export interface StepContext {
-  spec: MachineSpec;
-  now: number;
-  random: () => number;
-}
-
-export interface StepResult {
-  state: ServiceState;
-  effects: Effect[];
-}
-
-export function initialState(now: number): ServiceState {
-  return {
-    phase: 'stopped',
-    since: now,
-    pid: null,
-    leaderAlive: false,
-    startedAt: null,
-    restarts: 0,
-    attempt: 0,
-    nextAttemptAt: null,
-    stopCause: null,
-    then: 'stay',
-    lastCause: null,
-    lastExit: null,
-  };
-}
+export * from './machine-types.js';
 
 export function step(state: ServiceState, event: MachineEvent, ctx: StepContext): StepResult {
   switch (state.phase) {
@@ -144,6 +67,11 @@ function fromIdle(state: ServiceState, event: MachineEvent, ctx: StepContext): S
     case 'exited':
     case 'groupEmptied':
     case 'timerFired':
+    case 'readyNotified':
+    case 'watchdogPinged':
+    case 'watchdogTriggered':
+    case 'timeoutExtended':
+    case 'probeResult':
       return unchanged(state);
     default:
       return exhaustive(event);
@@ -172,6 +100,11 @@ function fromBackoff(state: ServiceState, event: MachineEvent, ctx: StepContext)
     case 'spawnFailed':
     case 'exited':
     case 'groupEmptied':
+    case 'readyNotified':
+    case 'watchdogPinged':
+    case 'watchdogTriggered':
+    case 'timeoutExtended':
+    case 'probeResult':
       return unchanged(state);
     default:
       return exhaustive(event);
@@ -186,9 +119,10 @@ function fromStarting(state: ServiceState, event: MachineEvent, ctx: StepContext
         // A stop arrived while the spawn was in flight: stop the new process straight away.
         return enterStopSignal(started, state.stopCause, state.then, ctx);
       }
-      return moveTo(started, 'running', state.lastCause ?? { kind: 'restart', attempt: state.attempt, delayMs: 0 }, ctx, {
-        pid: event.pid,
-      });
+      const cause = state.lastCause ?? { kind: 'restart', attempt: state.attempt, delayMs: 0 };
+      if (ctx.spec.ready === 'started') return enterRunning(started, cause, ctx, { pid: event.pid });
+      // Not ready yet: the start timeout runs, and so do the watchdog and the probes.
+      return { state: started, effects: [{ type: 'armTimer', timer: 'start', ms: ctx.spec.startTimeoutMs }, ...armLiveness(ctx)] };
     }
     case 'spawnFailed': {
       const cause: Cause = { kind: 'spawn-error', errno: event.errno, message: event.message };
@@ -199,16 +133,39 @@ function fromStarting(state: ServiceState, event: MachineEvent, ctx: StepContext
       return enterBackoff({ ...cleared, stopCause: null, then: 'stay' }, cause, ctx, 0);
     }
     case 'stopRequested':
+      // Spawned but not ready yet: stop it now; spawn still in flight: stop it once it exists.
+      if (state.pid !== null) return enterStopSignal(state, event.cause, 'stay', ctx);
       return unchanged({ ...state, stopCause: state.stopCause ?? event.cause, then: 'stay' });
     case 'restartRequested':
+      if (state.pid !== null) return enterStopSignal(state, event.cause, 'start', ctx);
+      return unchanged(state.stopCause === null ? state : { ...state, then: 'start' });
     case 'startRequested':
       // Already on the way up; a pending stop is overridden by a later start.
       return unchanged(state.stopCause === null ? state : { ...state, then: 'start' });
     case 'exited':
-      // 'exit' cannot precede 'spawn' for one child; treat it as a run that ended at once.
+      // Not ready yet, or 'exit' before 'spawn': either way a run that ended (moveTo disarms).
       return fromRunning({ ...state, phase: 'running', startedAt: state.startedAt ?? ctx.now }, event, ctx);
-    case 'groupEmptied':
+    case 'readyNotified':
+      return state.pid === null ? unchanged(state) : enterRunning(state, state.lastCause ?? { kind: 'boot', enabled: true }, ctx, { pid: state.pid });
+    case 'probeResult':
+      // While starting, a probe only tells readiness; failures are the start timeout's business.
+      if (ctx.spec.ready === 'health' && event.ok && state.pid !== null) {
+        return enterRunning(recordProbe(state, event, ctx), state.lastCause ?? { kind: 'boot', enabled: true }, ctx, { pid: state.pid });
+      }
+      return unchanged(recordProbe(state, event, ctx, false));
     case 'timerFired':
+      if (event.timer === 'start' && state.pid !== null) {
+        return enterStopSignal(state, { kind: 'start-timeout', timeoutMs: ctx.spec.startTimeoutMs }, 'policy', ctx);
+      }
+      if (event.timer === 'watchdog' && state.pid !== null) return watchdogExpired(state, ctx);
+      return unchanged(state);
+    case 'timeoutExtended':
+      return state.pid === null ? unchanged(state) : { state, effects: [{ type: 'armTimer', timer: 'start', ms: event.ms }] };
+    case 'watchdogPinged':
+      return heartbeat(state, ctx);
+    case 'watchdogTriggered':
+      return state.pid === null ? unchanged(state) : watchdogExpired(state, ctx);
+    case 'groupEmptied':
       return unchanged(state);
     default:
       return exhaustive(event);
@@ -231,11 +188,24 @@ function fromRunning(state: ServiceState, event: MachineEvent, ctx: StepContext)
       return enterStopSignal(state, event.cause, 'stay', ctx);
     case 'restartRequested':
       return enterStopSignal(state, event.cause, 'start', ctx);
+    case 'timerFired':
+      return event.timer === 'watchdog' ? watchdogExpired(state, ctx) : unchanged(state);
+    case 'watchdogPinged':
+      return heartbeat(state, ctx);
+    case 'watchdogTriggered':
+      return watchdogExpired(state, ctx);
+    case 'probeResult': {
+      const probed = recordProbe(state, event, ctx);
+      const limit = ctx.spec.health?.failures ?? Number.POSITIVE_INFINITY;
+      if (probed.probeFailures < limit) return unchanged(probed);
+      return enterStopSignal(probed, { kind: 'health', output: event.output }, 'policy', ctx);
+    }
     case 'startRequested':
     case 'spawned':
     case 'spawnFailed':
     case 'groupEmptied':
-    case 'timerFired':
+    case 'readyNotified':
+    case 'timeoutExtended':
       return unchanged(state);
     default:
       return exhaustive(event);
@@ -278,109 +248,19 @@ function fromStopping(state: ServiceState, event: MachineEvent, ctx: StepContext
     case 'startRequested':
     case 'restartRequested':
       return unchanged({ ...state, then: 'start' });
+    case 'timeoutExtended':
+      // As in systemd, EXTEND_TIMEOUT_USEC while stopping pushes the SIGKILL back.
+      return state.phase === 'stop-signal' ? { state, effects: [{ type: 'armTimer', timer: 'stop', ms: event.ms }] } : unchanged(state);
     case 'spawned':
     case 'spawnFailed':
+    case 'readyNotified':
+    case 'watchdogPinged':
+    case 'watchdogTriggered':
+    case 'probeResult':
       return unchanged(state);
     default:
       return exhaustive(event);
   }
-}
-
-// --- transitions -------------------------------------------------------------------------
-
-function enterStarting(state: ServiceState, cause: Cause, ctx: StepContext): StepResult {
-  const moved = moveTo(
-    { ...state, pid: null, leaderAlive: false, startedAt: null, nextAttemptAt: null, stopCause: null, then: 'stay' },
-    'starting',
-    cause,
-    ctx,
-  );
-  return { state: moved.state, effects: [...moved.effects, { type: 'spawn' }] };
-}
-
-function enterStopSignal(state: ServiceState, cause: Cause, then: ServiceState['then'], ctx: StepContext): StepResult {
-  const moved = moveTo({ ...state, stopCause: cause, then }, 'stop-signal', cause, ctx);
-  const effects: Effect[] = [
-    ...moved.effects,
-    { type: 'signal', signal: ctx.spec.stopSignal },
-    { type: 'armTimer', timer: 'stop', ms: ctx.spec.stopTimeoutMs },
-  ];
-  if (!state.leaderAlive) effects.push({ type: 'awaitGroupEmpty' });
-  return { state: moved.state, effects };
-}
-
-/** The whole group is gone: cancel the stop timers, then do what the stop was for. */
-function finishStop(state: ServiceState, ctx: StepContext): StepResult {
-  const cancel: Effect[] = [
-    { type: 'cancelTimer', timer: 'stop' },
-    { type: 'cancelTimer', timer: 'kill' },
-  ];
-  const cause = state.stopCause ?? exitCause(state.lastExit?.code ?? null, state.lastExit?.signal ?? null);
-  const done = { ...state, pid: null, leaderAlive: false, stopCause: null };
-  let next: StepResult;
-  switch (state.then) {
-    case 'stay':
-      next = moveTo({ ...done, then: 'stay' }, 'stopped', cause, ctx);
-      break;
-    case 'start':
-      next = enterStarting({ ...done, attempt: 0 }, cause, ctx);
-      break;
-    case 'policy':
-      next = applyPolicy({ ...done, then: 'stay' }, cause, ctx);
-      break;
-    default: {
-      const unreachable: never = state.then;
-      throw new Error(`unknown continuation ${String(unreachable)}`);
-    }
-  }
-  return { state: next.state, effects: [...cancel, ...next.effects] };
-}
-
-/** After an unrequested exit: restart at once, back off, or rest, per `restart`. */
-function applyPolicy(state: ServiceState, cause: Cause, ctx: StepContext): StepResult {
-  const clean = cause.kind === 'exit' && cause.code === 0;
-  const policy = ctx.spec.restart;
-  if (policy === 'never') return moveTo(state, clean ? 'stopped' : 'failed', cause, ctx);
-  if (policy === 'on-failure' && clean) return moveTo(state, 'stopped', cause, ctx);
-  const ranMs = state.startedAt === null ? 0 : ctx.now - state.startedAt;
-  return enterBackoff(state, cause, ctx, ranMs);
-}
-
-function enterBackoff(state: ServiceState, cause: Cause, ctx: StepContext, ranMs: number): StepResult {
-  const attempt = nextAttempt(state.attempt, ranMs, ctx.spec.backoff);
-  const delayMs = restartDelay(attempt, ctx.spec.backoff, ctx.random);
-  if (delayMs === 0) {
-    // A long run that ended: come straight back (no timer, no extra event loop turn).
-    const restarted = { ...state, attempt, restarts: state.restarts + 1 };
-    return enterStarting(restarted, cause, ctx);
-  }
-  const nextAttemptAt = ctx.now + delayMs;
-  const moved = moveTo({ ...state, attempt, nextAttemptAt }, 'backoff', cause, ctx, {
-    attempt,
-    delayMs,
-    nextAttemptAt: new Date(nextAttemptAt).toISOString(),
-  });
-  return { state: moved.state, effects: [...moved.effects, { type: 'armTimer', timer: 'backoff', ms: delayMs }] };
-}
-
-/** The one place a phase changes: a public change is recorded with its cause. */
-function moveTo(
-  state: ServiceState,
-  phase: Phase,
-  cause: Cause,
-  ctx: StepContext,
-  detail?: Record<string, unknown>,
-): StepResult {
-  const from = PUBLIC_STATE[state.phase];
-  const to = PUBLIC_STATE[phase];
-  if (from === to) return { state: { ...state, phase }, effects: [] };
-  const next = { ...state, phase, since: ctx.now, lastCause: cause };
-  const record: Effect = detail === undefined ? { type: 'record', from, to, cause } : { type: 'record', from, to, cause, detail };
-  return { state: next, effects: [record] };
-}
-
-function unchanged(state: ServiceState): StepResult {
-  return { state, effects: [] };
 }
 
 function exhaustive(event: never): never {

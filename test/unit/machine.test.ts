@@ -10,6 +10,8 @@ const spec: MachineSpec = {
   backoff: { initialMs: 100, maxMs: 60_000, resetAfterMs: 10_000 },
   stopSignal: 'SIGTERM',
   stopTimeoutMs: 10_000,
+  ready: 'started',
+  startTimeoutMs: 30_000,
 };
 const admin: Cause = { kind: 'admin', command: 'stop', uid: 0, socket: '/tmp/s', reason: 'maintenance' };
 const T0 = 1_000_000;
@@ -210,4 +212,74 @@ test('restartDelay: zero after a long run, doubling, capped, jittered within ±2
   assert.equal(restartDelay(1000, policy, () => 1), 60_000);
   assert.equal(nextAttempt(5, 10_000, policy), 0);
   assert.equal(nextAttempt(5, 9_999, policy), 6);
+});
+
+// --- liveness and readiness ---------------------------------------------------------------
+
+const notify: MachineSpec = { ...spec, ready: 'notify', startTimeoutMs: 5000 };
+const spawnedNotify: [number, MachineEvent][] = [
+  [0, { type: 'startRequested', cause: { kind: 'boot', enabled: true } }],
+  [1, { type: 'spawned', pid: 900 }],
+];
+
+test('ready = notify: starting until READY=1, with the start timeout armed', () => {
+  const r = run(spawnedNotify, notify);
+  assert.equal(r.state.phase, 'starting');
+  assert.ok(r.effects.some((e) => e.type === 'armTimer' && e.timer === 'start' && e.ms === 5000));
+  const ready = run([[300, { type: 'readyNotified' }]], notify, r.state);
+  assert.equal(ready.state.phase, 'running');
+  assert.ok(ready.effects.some((e) => e.type === 'cancelTimer' && e.timer === 'start'));
+  assert.deepEqual(records(ready.effects), ['starting->running:boot']);
+});
+
+test('a missing READY hits start_timeout: stopped with cause start-timeout, then backoff', () => {
+  const r = run([...spawnedNotify, [5001, { type: 'timerFired', timer: 'start' }], [5010, { type: 'exited', code: null, signal: 'SIGTERM', groupAlive: false }]], notify);
+  assert.equal(r.state.phase, 'backoff');
+  assert.deepEqual(records(r.effects).slice(1), ['starting->stopping:start-timeout', 'stopping->backoff:start-timeout']);
+});
+
+test('EXTEND_TIMEOUT_USEC re-arms the start timeout, and the stop timeout while stopping', () => {
+  const r = run([...spawnedNotify, [100, { type: 'timeoutExtended', ms: 60_000 }]], notify);
+  assert.deepEqual(r.effects.at(-1), { type: 'armTimer', timer: 'start', ms: 60_000 });
+  const stopping = run([[200, { type: 'stopRequested', cause: admin }], [300, { type: 'timeoutExtended', ms: 20_000 }]], notify, r.state);
+  assert.deepEqual(stopping.effects.at(-1), { type: 'armTimer', timer: 'stop', ms: 20_000 });
+});
+
+test('watchdog: pings re-arm it; a missed ping sends SIGABRT with cause watchdog and the last heartbeat', () => {
+  const wd: MachineSpec = { ...spec, watchdogMs: 1000 };
+  const r = run([...started, [500, { type: 'watchdogPinged' }], [1400, { type: 'watchdogPinged' }]], wd);
+  const arms = r.effects.filter((e) => e.type === 'armTimer' && e.timer === 'watchdog');
+  assert.equal(arms.length, 3, 'armed when running, re-armed by each ping');
+  const hung = run([[2400, { type: 'timerFired', timer: 'watchdog' }]], wd, r.state);
+  assert.equal(hung.state.phase, 'stop-signal');
+  assert.ok(hung.effects.some((e) => e.type === 'signal' && e.signal === 'SIGABRT'));
+  const rec = hung.effects.find((e) => e.type === 'record');
+  assert.ok(rec && rec.type === 'record');
+  assert.deepEqual(rec.cause, { kind: 'watchdog', lastHeartbeat: new Date(T0 + 1400).toISOString() });
+  // SIGABRT ignored: stop_timeout still ends in SIGKILL, the cause stays watchdog.
+  const killed = run([[12_400, { type: 'timerFired', timer: 'stop' }], [12_410, { type: 'exited', code: null, signal: 'SIGKILL', groupAlive: false }]], wd, hung.state);
+  assert.ok(killed.effects.some((e) => e.type === 'signal' && e.signal === 'SIGKILL'));
+  assert.deepEqual(records(killed.effects), ['stopping->starting:watchdog']);
+});
+
+test('health: `failures` consecutive failed probes restart with cause health; a pass resets the count', () => {
+  const hs: MachineSpec = { ...spec, health: { tcp: '127.0.0.1:1', intervalMs: 1000, timeoutMs: 200, failures: 3 } };
+  const fail = (at: number): [number, MachineEvent] => [at, { type: 'probeResult', ok: false, output: 'connect ECONNREFUSED' }];
+  const r = run([...started, fail(1000), fail(2000), [3000, { type: 'probeResult', ok: true, output: 'connected' }], fail(4000), fail(5000)], hs);
+  assert.ok(r.effects.some((e) => e.type === 'probes' && e.on), 'probes start with the run');
+  assert.equal(r.state.phase, 'running');
+  const third = run([fail(6000)], hs, r.state);
+  assert.equal(third.state.phase, 'stop-signal');
+  assert.ok(third.effects.some((e) => e.type === 'probes' && !e.on), 'probes stop with the run');
+  const rec = third.effects.find((e) => e.type === 'record');
+  assert.ok(rec && rec.type === 'record');
+  assert.deepEqual(rec.cause, { kind: 'health', output: 'connect ECONNREFUSED' });
+});
+
+test('ready = health: the first passing probe makes the service running', () => {
+  const hs: MachineSpec = { ...spec, ready: 'health', health: { http: 'http://127.0.0.1:1/', intervalMs: 500, timeoutMs: 200, failures: 3 } };
+  const r = run([...started, [100, { type: 'probeResult', ok: false, output: 'refused' }]], hs);
+  assert.equal(r.state.phase, 'starting');
+  const ok = run([[600, { type: 'probeResult', ok: true, output: 'HTTP 200' }]], hs, r.state);
+  assert.equal(ok.state.phase, 'running');
 });
