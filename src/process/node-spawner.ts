@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
+import { resolveProgram } from './resolve-program.js';
 import type { SpawnCallbacks, SpawnRequest, Spawner } from './spawner.js';
 
 export class NodeSpawner implements Spawner {
@@ -17,10 +18,23 @@ export class NodeSpawner implements Spawner {
       queueMicrotask(() => callbacks.done(dirProblem));
       return;
     }
-    const [program, ...args] = request.command;
+    let [program, ...args] = request.command;
     if (program === undefined) {
       queueMicrotask(() => callbacks.done({ ok: false, errno: 'EINVAL', message: 'empty command' }));
       return;
+    }
+    if (request.pidEnv !== undefined && request.pidEnv.length > 0) {
+      // The pid is known only after fork: a /bin/sh shim exports its own pid ($$) and then
+      // execs the program, which keeps that pid. Resolve first, so a missing program stays a
+      // spawn-error instead of becoming the shell's exit 127.
+      const resolved = resolveProgram(program, request.env.PATH, request.directory);
+      if (!resolved.ok) {
+        queueMicrotask(() => callbacks.done(resolved));
+        return;
+      }
+      const exports = request.pidEnv.map((name) => `${name}=$$`).join(' ');
+      args = ['-c', `export ${exports}; exec "$@"`, 'upkeep-exec', resolved.path, ...args];
+      program = '/bin/sh';
     }
     let child;
     try {

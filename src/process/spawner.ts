@@ -15,6 +15,8 @@ export interface SpawnRequest {
   env: Record<string, string>;
   uid?: number;
   gid?: number;
+  /** Environment variables to set to the program's own pid (WATCHDOG_PID, later LISTEN_PID). */
+  pidEnv?: string[];
 }
 
 export type SpawnOutcome =

@@ -43,10 +43,25 @@ export interface DriverDeps {
   groupAlive(pgid: number): boolean;
   /** Sends a signal to a whole process group (kill-tree.ts in the daemon). */
   signalGroup(pgid: number, signal: string): void;
+  /**
+   * Opens the service's own sd_notify socket (probes/notify-socket.ts in the daemon); messages
+   * come with the sender's pid when the kernel tells it. Undefined: no notify support.
+   */
+  openNotify?(service: string, onMessage: (msg: NotifyFields, senderPid: number | undefined) => void): { path: string; close(): void } | undefined;
+  /** The process group of a pid (to check that a notify sender belongs to the service). */
+  pgidOf?(pid: number): number | undefined;
   /** Runs one health probe of the service (probes/probe.ts in the daemon). */
   probe?(spec: ServiceSpec): Promise<{ ok: boolean; output: string; latencyMs: number }>;
   /** Listeners for live output (logs -f). */
   onOutput?(service: string, stream: 'out' | 'err', chunk: Buffer): void;
+}
+
+/** What the driver acts on in an sd_notify message (see probes/notify-socket.ts). */
+export interface NotifyFields {
+  ready?: true;
+  status?: string;
+  watchdog?: 'ping' | 'trigger';
+  extendTimeoutUsec?: number;
 }
 
 /** Check intervals for a group whose leader exited but whose members linger (no event exists). */
@@ -65,7 +80,10 @@ export class ServiceRunner {
   private generation = 0;
   private idleWaiters: (() => void)[] = [];
   private probeTimer: TimerHandle | null = null;
+  private notify: { path: string; close(): void } | undefined | null = null;
   private probeRound = 0;
+  /** The last sd_notify STATUS= text of the service. */
+  notifyStatus: string | null = null;
   /** Latency of the last health probe, for status. */
   lastLatencyMs: number | null = null;
 
@@ -121,6 +139,8 @@ export class ServiceRunner {
     this.timers.clear();
     this.groupCheck?.cancel();
     this.setProbes(false);
+    this.notify?.close();
+    this.notify = null;
     this.log?.close();
     this.log = null;
   }
@@ -172,6 +192,7 @@ export class ServiceRunner {
 
   private spawn(): void {
     const generation = ++this.generation;
+    this.notifyStatus = null;
     const spec = this.spec;
     const log = this.openLog();
     const current = () => generation === this.generation;
@@ -179,7 +200,8 @@ export class ServiceRunner {
       {
         command: spec.command,
         directory: spec.directory,
-        env: { ...this.deps.baseEnv, ...spec.environment },
+        env: this.serviceEnv(),
+        ...(spec.watchdogMs === undefined ? {} : { pidEnv: ['WATCHDOG_PID'] }),
       },
       {
         done: (outcome) => {
@@ -207,6 +229,43 @@ export class ServiceRunner {
         },
       },
     );
+  }
+
+  /** The daemon's base environment, the service's own, then what the protocols need. */
+  private serviceEnv(): Record<string, string> {
+    const env: Record<string, string> = { ...this.deps.baseEnv, ...this.spec.environment };
+    if (this.spec.watchdogMs !== undefined) env.WATCHDOG_USEC = String(this.spec.watchdogMs * 1000);
+    const notifyPath = this.openNotify();
+    if (notifyPath !== undefined) env.NOTIFY_SOCKET = notifyPath;
+    return env;
+  }
+
+  /** One socket per service, kept across its restarts: a datagram on it can only be about it. */
+  private openNotify(): string | undefined {
+    if (this.notify === null) {
+      try {
+        this.notify = this.deps.openNotify?.(this.name, (msg, senderPid) => this.onNotify(msg, senderPid));
+      } catch (err) {
+        this.openLog().note(`cannot open the notify socket: ${(err as Error).message}`);
+        this.notify = undefined;
+      }
+    }
+    return this.notify?.path;
+  }
+
+  private onNotify(msg: NotifyFields, senderPid: number | undefined): void {
+    const pid = this.state.pid;
+    if (pid === null) return;
+    // Only the service's own processes speak for it (a leftover or a stranger does not).
+    if (senderPid !== undefined && this.deps.pgidOf !== undefined && senderPid !== pid && this.deps.pgidOf(senderPid) !== pid) {
+      this.openLog().note(`ignored a notify message from pid ${senderPid}, not of this service`);
+      return;
+    }
+    if (msg.status !== undefined) this.notifyStatus = msg.status;
+    if (msg.extendTimeoutUsec !== undefined) this.dispatch({ type: 'timeoutExtended', ms: Math.ceil(msg.extendTimeoutUsec / 1000) });
+    if (msg.watchdog === 'ping') this.dispatch({ type: 'watchdogPinged' });
+    if (msg.ready === true) this.dispatch({ type: 'readyNotified' });
+    if (msg.watchdog === 'trigger') this.dispatch({ type: 'watchdogTriggered' });
   }
 
   private signal(pgid: number, signal: string): void {

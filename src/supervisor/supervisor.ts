@@ -34,6 +34,10 @@ export interface StatusEntry {
   cause: Cause | null;
   why: string | null;
   file: string;
+  /** The service's own words: the last sd_notify STATUS=. */
+  status: string | null;
+  /** Last health probe of the current run, when the service has a [health] check. */
+  health: { ok: boolean; output: string; latencyMs: number | null; at: string } | null;
 }
 
 const DEFAULT_DESIRED: DesiredRecord = { state: 'running', enabled: true, updatedAt: 0 };
@@ -227,6 +231,11 @@ export class Supervisor {
           cause: s.lastCause,
           why: s.lastCause === null ? null : describeCause(s.lastCause),
           file: runner.spec.file,
+          status: runner.notifyStatus,
+          health:
+            s.lastProbe === null
+              ? null
+              : { ok: s.lastProbe.ok, output: s.lastProbe.output, latencyMs: runner.lastLatencyMs, at: new Date(s.lastProbe.at).toISOString() },
         },
       ];
     });

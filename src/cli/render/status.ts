@@ -23,6 +23,11 @@ function detail(s: StatusEntry, now: number): string {
   const parts: string[] = [];
   if (s.state === 'backoff' && s.nextAttemptAt !== null) parts.push(`next attempt ${inFuture(s.nextAttemptAt, now)}`);
   if (s.why !== null && s.state !== 'running') parts.push(s.why);
+  if (s.health !== null && (s.state === 'running' || s.state === 'starting')) {
+    const latency = s.health.latencyMs === null ? '' : ` ${Math.round(s.health.latencyMs)}ms`;
+    parts.push(`${s.health.ok ? 'healthy' : 'unhealthy'}${latency}${s.health.ok ? '' : `: ${s.health.output}`}`);
+  }
+  if (s.status !== null && s.state !== 'stopped') parts.push(`"${s.status}"`);
   if (!s.enabled) parts.push('disabled');
   return parts.join('; ');
 }
