@@ -9,7 +9,9 @@ import { UpkeepError } from '../errors.js';
 import type { ServiceSpec } from '../config/spec.js';
 import { listen, type ControlServer } from '../api/server.js';
 import { makeHandler, type ReloadOutcome } from '../api/handlers.js';
-import { bootId, groupAlive, groupMembers, isSameProcess, readStartTime } from '../process/identity.js';
+import { bootId, groupAlive, groupMembers, isSameProcess, readProcStat, readStartTime } from '../process/identity.js';
+import { runProbe } from '../probes/probe.js';
+import { notifyAvailable, NotifySocket } from '../probes/notify-socket.js';
 import { signalGroup } from '../process/kill-tree.js';
 import { LogWriter } from '../process/log-writer.js';
 import { NodeSpawner } from '../process/node-spawner.js';
@@ -66,6 +68,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     if (warning !== undefined) say(warning);
   }
 
+  const baseEnv = serviceBaseEnv();
   const supervisor = new Supervisor({
     store,
     bootId: boot,
@@ -73,10 +76,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     spawner: options.spawner ?? new NodeSpawner(),
     clock,
     random: Math.random,
-    baseEnv: serviceBaseEnv(),
+    baseEnv,
     openLog: (spec: ServiceSpec) => new LogWriter(join(logDir, `${spec.name}.log`), spec.log),
     groupAlive,
     signalGroup: (pgid, signal) => void signalGroup(pgid, signal),
+    pgidOf: (pid) => readProcStat(pid)?.pgrp,
+    openNotify: notifyAvailable()
+      ? (service, onMessage) => NotifySocket.open(join(options.stateDir, 'notify', `${service}.sock`), onMessage)
+      : undefined,
+    probe: (spec) =>
+      runProbe(spec.health as NonNullable<ServiceSpec['health']>, { env: { ...baseEnv, ...spec.environment }, directory: spec.directory }),
   });
 
   const recovered = await recoverLeftovers({

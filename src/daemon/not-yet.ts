@@ -1,15 +1,12 @@
 /**
  * Keys of the service-file contract that `upkeep check` accepts but this version does not act on
- * yet (they arrive with the liveness and tenants issues). The daemon says so once per service at
+ * yet (they arrive with the tenants issue). The daemon says so once per service at
  * load, so nobody believes a health check or a dependency is enforced when it is not.
  */
 import type { ServiceSpec } from '../config/spec.js';
 
 export function notYetEnforced(spec: ServiceSpec): string[] {
   const out: string[] = [];
-  if (spec.ready !== 'started') out.push(`ready = "${spec.ready}" (treated as "started")`);
-  if (spec.watchdogMs !== undefined) out.push('watchdog');
-  if (spec.health !== undefined) out.push('[health]');
   if (spec.socket !== undefined) out.push('[socket]');
   if (spec.user !== undefined) out.push('user');
   if (spec.after.length > 0) out.push('after');

@@ -8,10 +8,7 @@
  *   decides whether that matters (peerCredentialsAvailable() tells it why up front).
  * - The addon is loaded once, lazily, on first use.
  */
-import { createRequire } from 'node:module';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadAddon } from './native-addon.js';
 import type * as net from 'node:net';
 
 export interface PeerCredentials {
@@ -24,45 +21,13 @@ interface PeercredAddon {
   peercred(fd: number): PeerCredentials;
 }
 
-const ADDON = path.join('native', 'peercred', 'build', 'Release', 'peercred.node');
-
-/**
- * Finds the addon by walking up from this file to the first directory holding it. This file runs
- * as dist/src/process/peercred.js (three levels below the repo root) but also from src/ under a
- * TS loader, so a fixed number of '..' would be wrong in one of them.
- */
-function findAddon(): string | undefined {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = path.join(dir, ADDON);
-    if (fs.existsSync(candidate)) return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-}
-
-// undefined: not tried yet; null: tried and failed.
-let addon: PeercredAddon | null | undefined;
-
-function loadAddon(): PeercredAddon | null {
-  if (addon !== undefined) return addon;
-  addon = null;
-  try {
-    const file = findAddon();
-    if (file !== undefined) {
-      const loaded = createRequire(import.meta.url)(file) as Partial<PeercredAddon>;
-      if (typeof loaded.peercred === 'function') addon = loaded as PeercredAddon;
-    }
-  } catch {
-    // Built for another platform or ABI, or unreadable: treated as absent.
-  }
-  return addon;
+function addon(): PeercredAddon | null {
+  return loadAddon<PeercredAddon>('peercred', (m) => typeof m.peercred === 'function');
 }
 
 /** Whether the native addon loaded, i.e. whether peerCredentials() can ever succeed. */
 export function peerCredentialsAvailable(): boolean {
-  return loadAddon() !== null;
+  return addon() !== null;
 }
 
 /**
@@ -70,7 +35,7 @@ export function peerCredentialsAvailable(): boolean {
  * missing, the socket is not (or no longer) connected, or it is not a Unix socket.
  */
 export function peerCredentials(socket: net.Socket): PeerCredentials | undefined {
-  const native = loadAddon();
+  const native = addon();
   if (native === null) return undefined;
   // Node exposes no public fd for a net.Socket: the descriptor lives on the internal libuv
   // handle (Pipe for Unix sockets), which is `_handle` with a numeric `fd` on Unix. It is gone

@@ -1,0 +1,41 @@
+/**
+ * One health probe of a service, of the kind its [health] table names (tcp, http or exec). A
+ * probe never rejects: every outcome is a ProbeResult with a short text of what was seen, which
+ * `status` shows and a `health` cause records. Scheduling lives in the driver (one in flight).
+ */
+import type { HealthSpec } from '../config/spec.js';
+import { execProbe } from './exec.js';
+import { httpProbe } from './http.js';
+import { tcpProbe } from './tcp.js';
+
+export interface ProbeResult {
+  ok: boolean;
+  latencyMs: number;
+  output: string;
+}
+
+export interface ProbeContext {
+  env: Record<string, string>;
+  directory: string;
+  uid?: number;
+  gid?: number;
+}
+
+export async function runProbe(health: HealthSpec, ctx: ProbeContext, now: () => number = () => performance.now()): Promise<ProbeResult> {
+  const start = now();
+  let outcome: { ok: boolean; output: string };
+  try {
+    if (health.tcp !== undefined) outcome = await tcpProbe(health.tcp, health.expect, health.timeoutMs);
+    else if (health.http !== undefined) outcome = await httpProbe(health.http, health.expect, health.timeoutMs);
+    else if (health.exec !== undefined) outcome = await execProbe(health.exec, ctx, health.timeoutMs);
+    else outcome = { ok: false, output: 'no check configured' };
+  } catch (err) {
+    outcome = { ok: false, output: (err as Error).message };
+  }
+  return { ok: outcome.ok, output: clip(outcome.output), latencyMs: now() - start };
+}
+
+export function clip(text: string, max = 200): string {
+  const one = text.replace(/\s+/g, ' ').trim();
+  return one.length <= max ? one : `${one.slice(0, max - 1)}…`;
+}

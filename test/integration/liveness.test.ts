@@ -1,0 +1,100 @@
+// Readiness and liveness with real protocol clients: systemd-notify, a python sd_notify client,
+// redis-server --supervised systemd, and tcp/http/exec health checks against real servers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { FIXTURES, processAlive, Project, waitFor } from './harness.js';
+
+test('ready = notify: starting until systemd-notify --ready, STATUS shown in status', async (t) => {
+  const p = new Project();
+  t.after(() => p.cleanup());
+  p.write('slow.toml', `command = ["${FIXTURES}/notify-ready.sh"]\nready = "notify"\nenvironment = { READY_AFTER = "1" }\n`);
+  await p.startDaemon();
+  await waitFor(async () => (await p.service('slow')).pid !== null, 5000, () => 'not spawned');
+  assert.equal((await p.service('slow')).state, 'starting', 'spawned is not ready');
+  const s = await p.running('slow');
+  assert.equal((s as unknown as { status: string }).status, 'serving after 1s');
+  const human = await p.cli('status');
+  assert.match(human.stdout, /serving after 1s/);
+});
+
+test('a missing READY hits start_timeout: killed with cause start-timeout, then backoff', async (t) => {
+  const p = new Project();
+  t.after(() => p.cleanup());
+  p.write('mute.toml', 'command = ["sleep", "1000"]\nready = "notify"\nstart_timeout = "300ms"\nbackoff = { initial = "5s" }\n');
+  await p.startDaemon();
+  await waitFor(async () => (await p.events('mute')).some((e) => e.cause.kind === 'start-timeout'), 5000, () => 'no start-timeout');
+  await waitFor(async () => (await p.service('mute')).state === 'backoff', 5000, () => 'not backing off');
+});
+
+test('watchdog pings keep a service up; SIGSTOP gets it restarted with cause watchdog', async (t) => {
+  const p = new Project();
+  t.after(() => p.cleanup());
+  p.write('dog.toml', `command = ["python3", "${FIXTURES}/watchdog.py"]\nready = "notify"\nwatchdog = "600ms"\nstop_timeout = "300ms"\n`);
+  await p.startDaemon();
+  const first = await p.running('dog');
+  await new Promise((r) => setTimeout(r, 2000));
+  const still = await p.service('dog');
+  assert.equal(still.pid, first.pid, 'pings kept it alive for more than 3 watchdog intervals');
+  assert.equal((still as unknown as { status: string }).status, 'pinging');
+  process.kill(first.pid as number, 'SIGSTOP');
+  await waitFor(async () => {
+    const s = await p.service('dog');
+    return s.state === 'running' && s.pid !== first.pid;
+  }, 10_000, () => `not restarted after SIGSTOP:\n${p.daemonOutput}`);
+  const hung = (await p.events('dog')).find((e) => e.cause.kind === 'watchdog');
+  assert.ok(hung, 'cause watchdog recorded');
+  assert.equal(typeof hung.cause.lastHeartbeat, 'string');
+  assert.equal(processAlive(first.pid as number), false, 'the stopped process was killed');
+});
+
+test('a notify message from a process outside the service is rejected', async (t) => {
+  const p = new Project();
+  t.after(() => p.cleanup());
+  p.write('quiet.toml', 'command = ["sleep", "1000"]\nready = "notify"\nstart_timeout = "20s"\n');
+  await p.startDaemon();
+  await waitFor(async () => (await p.service('quiet')).pid !== null, 5000, () => 'not spawned');
+  const sock = `${p.state}/notify/quiet.sock`;
+  assert.ok(existsSync(sock), 'per-service notify socket exists');
+  const { spawnSync } = await import('node:child_process');
+  spawnSync('systemd-notify', ['--ready'], { env: { ...process.env, NOTIFY_SOCKET: sock } });
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal((await p.service('quiet')).state, 'starting', 'a stranger cannot declare it ready');
+});
+
+test('redis-server --supervised systemd becomes ready through sd_notify', { skip: !existsSync('/usr/bin/redis-server') && 'redis-server is not installed' }, async (t) => {
+  const p = new Project();
+  t.after(() => p.cleanup());
+  p.write(
+    'redis.toml',
+    `command = ["redis-server", "--port", "0", "--unixsocket", "${p.dir}/redis.sock", "--supervised", "systemd", "--save", "", "--daemonize", "no"]\nready = "notify"\nstart_timeout = "10s"\n`,
+  );
+  await p.startDaemon();
+  await p.running('redis', 15_000);
+  const events = await p.events('redis');
+  assert.ok(events.some((e) => e.from === 'starting' && e.to === 'running'));
+});
+
+test('health checks: failing exec restarts with cause health and its output; tcp and http pass', async (t) => {
+  const p = new Project();
+  t.after(() => p.cleanup());
+  const server = http.createServer((_req, res) => res.end('all good')).listen(0, '127.0.0.1');
+  t.after(() => server.close());
+  await new Promise((r) => server.once('listening', r));
+  const port = (server.address() as AddressInfo).port;
+  p.write('sick.toml', 'command = ["sleep", "1000"]\n[health]\nexec = ["sh", "-c", "echo database unreachable; exit 1"]\ninterval = "200ms"\nfailures = 2\n');
+  p.write('web.toml', `command = ["sleep", "1000"]\n[health]\nhttp = "http://127.0.0.1:${port}/"\nexpect = "good"\ninterval = "200ms"\n`);
+  p.write('tcp.toml', `command = ["sleep", "1000"]\n[health]\ntcp = "127.0.0.1:${port}"\ninterval = "200ms"\n`);
+  await p.startDaemon();
+  await waitFor(async () => (await p.events('sick')).some((e) => e.cause.kind === 'health'), 10_000, () => 'no health restart');
+  const sick = (await p.events('sick')).find((e) => e.cause.kind === 'health');
+  assert.match(String(sick?.cause.output), /database unreachable/);
+  await waitFor(async () => {
+    const list = await p.status();
+    const ok = (n: string) => (list.find((s) => s.name === n) as unknown as { health: { ok: boolean } | null }).health?.ok === true;
+    return ok('web') && ok('tcp');
+  }, 10_000, () => 'http/tcp checks not passing');
+  assert.equal((await p.events('web')).filter((e) => e.from === 'running').length, 0, 'healthy services untouched');
+});
