@@ -1,1 +1,0 @@
-cmd_Release/obj.target/notify.node := g++ -o Release/obj.target/notify.node -shared -pthread -rdynamic -m64  -Wl,-soname=notify.node -Wl,--start-group Release/obj.target/notify/notify.o -Wl,--end-group 
