@@ -81,6 +81,8 @@ export const SERVICE_KEYS: Readonly<Record<string, KeyDecl>> = {
       interval: { type: 'duration', default: '10s', min: 1, doc: 'Time between checks' },
       timeout: { type: 'duration', default: '2s', min: 1, doc: 'A check slower than this fails' },
       failures: { type: 'integer', default: 3, min: 1, doc: 'Consecutive failures that restart the service' },
+      successes: { type: 'integer', default: 1, min: 1, doc: 'Consecutive passes that make a `ready = "health"` service ready' },
+      grace: { type: 'duration', default: '0s', doc: 'Failures in this time after a start do not count' },
     },
   },
   socket: {

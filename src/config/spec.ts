@@ -27,6 +27,10 @@ export interface HealthSpec {
   intervalMs: number;
   timeoutMs: number;
   failures: number;
+  /** Consecutive passes before a `ready = "health"` service counts as ready. */
+  successes: number;
+  /** Failures within this time after a spawn do not count. */
+  graceMs: number;
 }
 
 export interface SocketSpec {

@@ -25,6 +25,8 @@ function validateHealth(health: Section, report: Report): HealthSpec | undefined
   const intervalMs = health.duration('interval');
   const timeoutMs = health.duration('timeout');
   const failures = health.integer('failures');
+  const successes = health.integer('successes');
+  const graceMs = health.duration('grace');
   health.assertAllRead();
   const given = (['http', 'tcp', 'exec'] as const).filter((kind) => health.has(kind));
   if (given.length !== 1) {
@@ -32,7 +34,8 @@ function validateHealth(health: Section, report: Report): HealthSpec | undefined
   }
   if (expect !== undefined && health.has('exec')) report(['health', 'expect'], 'health.expect: works with http and tcp checks, not exec');
   if (intervalMs === undefined || timeoutMs === undefined || failures === undefined) return undefined;
-  const spec: HealthSpec = { intervalMs, timeoutMs, failures };
+  if (successes === undefined || graceMs === undefined) return undefined;
+  const spec: HealthSpec = { intervalMs, timeoutMs, failures, successes, graceMs };
   if (checks.http !== undefined) spec.http = checks.http;
   if (checks.tcp !== undefined) spec.tcp = checks.tcp;
   if (checks.exec !== undefined) spec.exec = checks.exec;

@@ -52,6 +52,8 @@ export interface ServiceState {
   lastHeartbeat: number | null;
   /** Consecutive failed health probes of the current run. */
   probeFailures: number;
+  /** Consecutive passing probes (readiness with `ready = "health"`). */
+  probeSuccesses: number;
   lastProbe: { ok: boolean; output: string; at: number } | null;
 }
 
@@ -115,6 +117,7 @@ export function initialState(now: number): ServiceState {
     lastExit: null,
     lastHeartbeat: null,
     probeFailures: 0,
+    probeSuccesses: 0,
     lastProbe: null,
   };
 }

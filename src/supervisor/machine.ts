@@ -149,10 +149,11 @@ function fromStarting(state: ServiceState, event: MachineEvent, ctx: StepContext
       return state.pid === null ? unchanged(state) : enterRunning(state, state.lastCause ?? { kind: 'boot', enabled: true }, ctx, { pid: state.pid });
     case 'probeResult':
       // While starting, a probe only tells readiness; failures are the start timeout's business.
-      if (ctx.spec.ready === 'health' && event.ok && state.pid !== null) {
-        return enterRunning(recordProbe(state, event, ctx), state.lastCause ?? { kind: 'boot', enabled: true }, ctx, { pid: state.pid });
+      const probed = recordProbe(state, event, ctx, false);
+      if (ctx.spec.ready === 'health' && state.pid !== null && probed.probeSuccesses >= (ctx.spec.health?.successes ?? 1)) {
+        return enterRunning(probed, state.lastCause ?? { kind: 'boot', enabled: true }, ctx, { pid: state.pid });
       }
-      return unchanged(recordProbe(state, event, ctx, false));
+      return unchanged(probed);
     case 'timerFired':
       if (event.timer === 'start' && state.pid !== null) {
         return enterStopSignal(state, { kind: 'start-timeout', timeoutMs: ctx.spec.startTimeoutMs }, 'policy', ctx);

@@ -20,6 +20,7 @@ export function enterStarting(state: ServiceState, cause: Cause, ctx: StepContex
       then: 'stay',
       lastHeartbeat: null,
       probeFailures: 0,
+      probeSuccesses: 0,
     },
     'starting',
     cause,
@@ -162,8 +163,15 @@ export function recordProbe(
   ctx: StepContext,
   count = true,
 ): ServiceState {
-  const probeFailures = event.ok ? 0 : count ? state.probeFailures + 1 : state.probeFailures;
-  return { ...state, probeFailures, lastProbe: { ok: event.ok, output: event.output, at: ctx.now } };
+  // Failures during `grace` after the spawn are slow starts, not sickness.
+  const inGrace = state.startedAt !== null && ctx.now - state.startedAt < (ctx.spec.health?.graceMs ?? 0);
+  const failed = !event.ok && count && !inGrace;
+  return {
+    ...state,
+    probeFailures: event.ok ? 0 : failed ? state.probeFailures + 1 : state.probeFailures,
+    probeSuccesses: event.ok ? state.probeSuccesses + 1 : 0,
+    lastProbe: { ok: event.ok, output: event.output, at: ctx.now },
+  };
 }
 
 export function unchanged(state: ServiceState): StepResult {

@@ -98,7 +98,7 @@ describe('valid files', () => {
       after: ['db'],
       requires: ['db'],
       groups: ['core', 'web@1'],
-      health: { http: 'http://127.0.0.1:8080/healthz', intervalMs: 5_000, timeoutMs: 500, failures: 2 },
+      health: { http: 'http://127.0.0.1:8080/healthz', intervalMs: 5_000, timeoutMs: 500, failures: 2, successes: 1, graceMs: 0 },
       socket: { listen: ['127.0.0.1:9000', '/run/app.sock'] },
       log: { maxSize: 512 * 1024, keep: 3 },
     });
@@ -134,7 +134,7 @@ describe('valid files', () => {
     assert.deepEqual(errors, []);
     assert.equal(spec?.directory, '/srv');
     assert.deepEqual(spec?.backoff, { initialMs: 100, maxMs: 300_000, resetAfterMs: 10_000 });
-    assert.deepEqual(spec?.health, { tcp: '127.0.0.1:22', expect: 'SSH-', intervalMs: 10_000, timeoutMs: 2_000, failures: 3 });
+    assert.deepEqual(spec?.health, { tcp: '127.0.0.1:22', expect: 'SSH-', intervalMs: 10_000, timeoutMs: 2_000, failures: 3, successes: 1, graceMs: 0 });
   });
 
   test('stop_signal accepts TERM, SIGTERM and lower case, and normalizes to SIGTERM form', () => {

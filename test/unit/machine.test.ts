@@ -263,7 +263,7 @@ test('watchdog: pings re-arm it; a missed ping sends SIGABRT with cause watchdog
 });
 
 test('health: `failures` consecutive failed probes restart with cause health; a pass resets the count', () => {
-  const hs: MachineSpec = { ...spec, health: { tcp: '127.0.0.1:1', intervalMs: 1000, timeoutMs: 200, failures: 3 } };
+  const hs: MachineSpec = { ...spec, health: { tcp: '127.0.0.1:1', intervalMs: 1000, timeoutMs: 200, failures: 3, successes: 1, graceMs: 0 } };
   const fail = (at: number): [number, MachineEvent] => [at, { type: 'probeResult', ok: false, output: 'connect ECONNREFUSED' }];
   const r = run([...started, fail(1000), fail(2000), [3000, { type: 'probeResult', ok: true, output: 'connected' }], fail(4000), fail(5000)], hs);
   assert.ok(r.effects.some((e) => e.type === 'probes' && e.on), 'probes start with the run');
@@ -277,9 +277,19 @@ test('health: `failures` consecutive failed probes restart with cause health; a 
 });
 
 test('ready = health: the first passing probe makes the service running', () => {
-  const hs: MachineSpec = { ...spec, ready: 'health', health: { http: 'http://127.0.0.1:1/', intervalMs: 500, timeoutMs: 200, failures: 3 } };
+  const hs: MachineSpec = { ...spec, ready: 'health', health: { http: 'http://127.0.0.1:1/', intervalMs: 500, timeoutMs: 200, failures: 3, successes: 2, graceMs: 0 } };
   const r = run([...started, [100, { type: 'probeResult', ok: false, output: 'refused' }]], hs);
   assert.equal(r.state.phase, 'starting');
-  const ok = run([[600, { type: 'probeResult', ok: true, output: 'HTTP 200' }]], hs, r.state);
+  const once = run([[600, { type: 'probeResult', ok: true, output: 'HTTP 200' }]], hs, r.state);
+  assert.equal(once.state.phase, 'starting', 'successes = 2: one pass is not enough');
+  const ok = run([[1100, { type: 'probeResult', ok: true, output: 'HTTP 200' }]], hs, once.state);
   assert.equal(ok.state.phase, 'running');
+});
+
+test('health grace: failures right after a start do not count', () => {
+  const hs: MachineSpec = { ...spec, health: { exec: ['false'], intervalMs: 100, timeoutMs: 50, failures: 1, successes: 1, graceMs: 5000 } };
+  const early = run([...started, [1000, { type: 'probeResult', ok: false, output: 'exit code 1' }]], hs);
+  assert.equal(early.state.phase, 'running');
+  const late = run([[6000, { type: 'probeResult', ok: false, output: 'exit code 1' }]], hs, early.state);
+  assert.equal(late.state.phase, 'stop-signal');
 });
