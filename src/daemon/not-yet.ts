@@ -9,7 +9,6 @@ export function notYetEnforced(spec: ServiceSpec): string[] {
   const out: string[] = [];
   if (spec.socket !== undefined) out.push('[socket]');
   if (spec.user !== undefined) out.push('user');
-  if (spec.after.length > 0) out.push('after');
   if (spec.requires.length > 0) out.push('requires');
   return out;
 }

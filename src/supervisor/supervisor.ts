@@ -13,6 +13,7 @@ import { UpkeepError } from '../errors.js';
 import type { DesiredRecord, EventRecord, PublicState, Store } from '../store/types.js';
 import { describeCause, type Cause } from './causes.js';
 import { ServiceRunner, type DriverDeps } from './driver.js';
+import type { MachineEvent } from './machine.js';
 import { diffSpecs, type SpecDiff } from './reconcile.js';
 import { StartQueue } from './start-queue.js';
 
@@ -34,11 +35,15 @@ export interface StatusEntry {
   cause: Cause | null;
   why: string | null;
   file: string;
+  /** `after` services a held-back start is waiting for. */
+  waitingFor: string[];
   /** The service's own words: the last sd_notify STATUS=. */
   status: string | null;
   /** Last health probe of the current run, when the service has a [health] check. */
   health: { ok: boolean; output: string; latencyMs: number | null; at: string } | null;
 }
+
+type StartEvent = Extract<MachineEvent, { type: 'startRequested' }>;
 
 const DEFAULT_DESIRED: DesiredRecord = { state: 'running', enabled: true, updatedAt: 0 };
 
@@ -52,6 +57,8 @@ export class Supervisor {
   private readonly driverDeps: DriverDeps;
   private shuttingDown = false;
   private readonly desiredCache = new Map<string, DesiredRecord>();
+  /** Starts held back by `after` until those services are ready. */
+  private readonly deferred = new Map<string, StartEvent>();
 
   constructor(private readonly deps: SupervisorDeps) {
     this.driverDeps = {
@@ -73,6 +80,7 @@ export class Supervisor {
     const clean = detail === undefined ? undefined : dropUndefined(detail);
     const event = this.deps.store.appendEvent({ time: this.deps.clock.now(), service, from, to, cause, detail: clean });
     for (const listener of this.listeners) listener(event);
+    if (to === 'running' && this.deferred.size > 0) this.releaseDeferred();
     return event;
   }
 
@@ -164,12 +172,15 @@ export class Supervisor {
 
   start(name: string, cause: Cause): void {
     this.setDesiredState(name, 'running');
-    this.mustGet(name).dispatch({ type: 'startRequested', cause });
+    this.startWhenReady(this.mustGet(name), { type: 'startRequested', cause });
   }
 
   stop(name: string, cause: Cause): void {
     this.setDesiredState(name, 'stopped');
+    this.deferred.delete(name);
     this.mustGet(name).dispatch({ type: 'stopRequested', cause });
+    // Whoever waited for this one no longer has to.
+    if (this.deferred.size > 0) this.releaseDeferred();
   }
 
   restart(name: string, cause: Cause): void {
@@ -232,6 +243,7 @@ export class Supervisor {
           why: s.lastCause === null ? null : describeCause(s.lastCause),
           file: runner.spec.file,
           status: runner.notifyStatus,
+          waitingFor: this.deferred.has(name) ? this.waitingFor(name) : [],
           health:
             s.lastProbe === null
               ? null
@@ -256,11 +268,45 @@ export class Supervisor {
     return runner;
   }
 
-  private enqueue(runner: ServiceRunner, event: Parameters<ServiceRunner['dispatch']>[0]): void {
+  private enqueue(runner: ServiceRunner, event: StartEvent): void {
     this.starts.push(() => {
       if (this.shuttingDown || this.runners.get(runner.name) !== runner) return;
-      runner.dispatch(event);
+      this.startWhenReady(runner, event);
     });
+  }
+
+  /**
+   * `after` is ready-gated: a start waits until every listed service that exists and is wanted
+   * running is actually `running` (ready, not just spawned). Restarts after a crash do not wait.
+   */
+  private startWhenReady(runner: ServiceRunner, event: StartEvent): void {
+    if (this.waitingFor(runner.name).length > 0) {
+      this.deferred.set(runner.name, event);
+      return;
+    }
+    this.deferred.delete(runner.name);
+    runner.dispatch(event);
+  }
+
+  /** The `after` services this one is still waiting for. */
+  waitingFor(name: string): string[] {
+    const spec = this.runners.get(name)?.spec;
+    if (spec === undefined) return [];
+    return spec.after.filter((dep) => {
+      const r = this.runners.get(dep);
+      return r !== undefined && dep !== name && this.desired(dep).state === 'running' && r.publicState !== 'running';
+    });
+  }
+
+  private releaseDeferred(): void {
+    for (const [name, event] of this.deferred) {
+      const runner = this.runners.get(name);
+      if (runner === undefined || this.desired(name).state !== 'running') this.deferred.delete(name);
+      else if (this.waitingFor(name).length === 0) {
+        this.deferred.delete(name);
+        this.enqueue(runner, event);
+      }
+    }
   }
 
   private dropIfLeaving(name: string): void {

@@ -98,3 +98,19 @@ test('health checks: failing exec restarts with cause health and its output; tcp
   }, 10_000, () => 'http/tcp checks not passing');
   assert.equal((await p.events('web')).filter((e) => e.from === 'running').length, 0, 'healthy services untouched');
 });
+
+test('after waits until the dependency is ready, not just spawned', async (t) => {
+  const p = new Project();
+  t.after(() => p.cleanup());
+  p.write('db.toml', `command = ["${FIXTURES}/notify-ready.sh"]\nready = "notify"\nenvironment = { READY_AFTER = "1.5" }\n`);
+  p.write('app.toml', 'command = ["sleep", "1000"]\nafter = ["db"]\n');
+  await p.startDaemon();
+  await waitFor(async () => (await p.service('db')).pid !== null, 5000, () => 'db not spawned');
+  const app = await p.service('app');
+  assert.equal(app.state, 'stopped', 'app holds while db is starting');
+  assert.deepEqual((app as unknown as { waitingFor: string[] }).waitingFor, ['db']);
+  await p.running('app', 10_000);
+  const dbReady = (await p.events('db')).find((e) => e.to === 'running');
+  const appStart = (await p.events('app')).find((e) => e.to === 'starting');
+  assert.ok(dbReady && appStart && appStart.time >= dbReady.time, 'app started after db was ready');
+});

@@ -21,6 +21,7 @@ function stateLabel(s: StatusEntry): string {
 
 function detail(s: StatusEntry, now: number): string {
   const parts: string[] = [];
+  if (s.waitingFor.length > 0) parts.push(`waiting for ${s.waitingFor.join(', ')} to be ready`);
   if (s.state === 'backoff' && s.nextAttemptAt !== null) parts.push(`next attempt ${inFuture(s.nextAttemptAt, now)}`);
   if (s.why !== null && s.state !== 'running') parts.push(s.why);
   if (s.health !== null && (s.state === 'running' || s.state === 'starting')) {
