@@ -12,6 +12,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { call } from '../src/api/client.js';
+import { probeCpu, watchdogRestart } from './liveness.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'bin', 'upkeep.js');
@@ -180,6 +181,24 @@ async function main(): Promise<void> {
       `${results.idle_cpu_pct} % | ${results.status_ms} / ${results.status_cli_ms} ms | ${results.stop_all_s} s |`,
   );
   console.log(JSON.stringify(results));
+
+  progress('liveness: watchdog restart after SIGSTOP');
+  const dog = await watchdogRestart(BIN, join(ROOT, 'test', 'fixtures', 'watchdog.py'), 5);
+  progress(`liveness: daemon CPU with ${N} tcp-probed services`);
+  const probing = await probeCpu(BIN, N, IDLE_S);
+  console.log('');
+  console.log('| watchdog = "1s": SIGSTOP to respawn (p50 / max of 5) | to READY=1 again (p50) | daemon CPU, N services tcp-probed every 10 s | probes in that time |');
+  console.log('|---|---|---|---|');
+  console.log(`| ${dog.p50} / ${dog.max} ms | ${dog.readyP50} ms | ${probing.cpuPct} % | ${probing.probes} |`);
+  console.log(
+    JSON.stringify({
+      watchdog_respawn_p50_ms: dog.p50,
+      watchdog_respawn_max_ms: dog.max,
+      watchdog_ready_p50_ms: dog.readyP50,
+      probe_cpu_pct: probing.cpuPct,
+      probes: probing.probes,
+    }),
+  );
 }
 
 function pss(pid: number): number {

@@ -151,7 +151,12 @@ export class ServiceRunner {
         this.spawn();
         return;
       case 'signal':
-        if (this.state.pid !== null) this.signal(this.state.pid, effect.signal);
+        if (this.state.pid !== null) {
+          this.signal(this.state.pid, effect.signal);
+          // As systemd does: a stopped (SIGSTOP) process cannot act on SIGTERM or SIGABRT until
+          // it is continued, and a hung-by-SIGSTOP service is exactly what the watchdog catches.
+          if (effect.signal !== 'SIGKILL') this.signal(this.state.pid, 'SIGCONT');
+        }
         return;
       case 'awaitGroupEmpty':
         this.watchGroup(0);

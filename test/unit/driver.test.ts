@@ -71,11 +71,11 @@ test('stop escalates to SIGKILL on the clock, and completes on exit', async () =
   spawner.last.callbacks.done({ ok: true, pid: 500 });
   assert.equal(runner.publicState, 'running');
   runner.dispatch({ type: 'stopRequested', cause: { kind: 'shutdown' } });
-  assert.deepEqual(signals, ['SIGTERM->500']);
+  assert.deepEqual(signals, ['SIGTERM->500', 'SIGCONT->500']);
   clock.advance(1999);
-  assert.deepEqual(signals, ['SIGTERM->500']);
+  assert.deepEqual(signals, ['SIGTERM->500', 'SIGCONT->500']);
   clock.advance(1);
-  assert.deepEqual(signals, ['SIGTERM->500', 'SIGKILL->500']);
+  assert.deepEqual(signals, ['SIGTERM->500', 'SIGCONT->500', 'SIGKILL->500']);
   const idle = runner.whenIdle();
   spawner.last.callbacks.onExit(null, 'SIGKILL');
   await idle;
@@ -83,7 +83,7 @@ test('stop escalates to SIGKILL on the clock, and completes on exit', async () =
   assert.deepEqual(tracked, [500, null]);
   assert.deepEqual(records.slice(-2), ['running->stopping:shutdown', 'stopping->stopped:shutdown']);
   clock.advance(60_000);
-  assert.deepEqual(signals, ['SIGTERM->500', 'SIGKILL->500'], 'no timer left armed after the stop');
+  assert.deepEqual(signals, ['SIGTERM->500', 'SIGCONT->500', 'SIGKILL->500'], 'no timer left armed after the stop');
 });
 
 test('backoff timer fires on the clock and respawns; callbacks of an old child are ignored', () => {
@@ -112,7 +112,7 @@ test('a leader exit with members left waits for the group before restarting', ()
   clock.advance(20_000);
   spawner.last.callbacks.onExit(0, null);
   assert.equal(runner.publicState, 'stopping');
-  assert.deepEqual(signals, ['SIGTERM->700']);
+  assert.deepEqual(signals, ['SIGTERM->700', 'SIGCONT->700']);
   clock.advance(100);
   assert.equal(spawner.calls.length, 1, 'no new run while the old group lives');
   members = false;
