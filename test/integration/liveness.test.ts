@@ -114,3 +114,29 @@ test('after waits until the dependency is ready, not just spawned', async (t) =>
   const appStart = (await p.events('app')).find((e) => e.to === 'starting');
   assert.ok(dbReady && appStart && appStart.time >= dbReady.time, 'app started after db was ready');
 });
+
+test('a SIGSTOPped server is caught by its http health check and restarted with cause health', async (t) => {
+  const p = new Project();
+  t.after(() => p.cleanup());
+  const probe = http.createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => probe.once('listening', r));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise((r) => probe.close(r)); // a free port for the service
+  p.write(
+    'api.toml',
+    `command = ["node", "${FIXTURES}/http-server.js"]\nenvironment = { PORT = "${port}" }\nstop_timeout = "300ms"\n` +
+      `[health]\nhttp = "http://127.0.0.1:${port}/"\ninterval = "200ms"\ntimeout = "200ms"\nfailures = 2\ngrace = "2s"\n`,
+  );
+  await p.startDaemon();
+  const first = await p.running('api');
+  await waitFor(async () => (await p.service('api') as unknown as { health: { ok: boolean } | null }).health?.ok === true, 10_000, () => 'never healthy');
+  process.kill(first.pid as number, 'SIGSTOP');
+  await waitFor(async () => (await p.events('api')).some((e) => e.cause.kind === 'health'), 10_000, () => `not caught:\n${p.daemonOutput}`);
+  const caught = (await p.events('api')).find((e) => e.cause.kind === 'health');
+  assert.match(String(caught?.cause.output), /timed out/);
+  await waitFor(async () => {
+    const s = await p.service('api');
+    return s.state === 'running' && s.pid !== first.pid;
+  }, 10_000, () => 'not restarted');
+  assert.equal(processAlive(first.pid as number), false);
+});
