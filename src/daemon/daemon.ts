@@ -85,7 +85,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       ? (service, onMessage) => NotifySocket.open(join(options.stateDir, 'notify', `${service}.sock`), onMessage)
       : undefined,
     probe: (spec) =>
-      runProbe(spec.health as NonNullable<ServiceSpec['health']>, { env: { ...baseEnv, ...spec.environment }, directory: spec.directory }),
+      runProbe(spec.health as NonNullable<ServiceSpec['health']>, () => ({
+        env: { ...baseEnv, ...spec.environment },
+        directory: spec.directory,
+      })),
   });
 
   const recovered = await recoverLeftovers({

@@ -21,13 +21,18 @@ export interface ProbeContext {
   gid?: number;
 }
 
-export async function runProbe(health: HealthSpec, ctx: ProbeContext, now: () => number = () => performance.now()): Promise<ProbeResult> {
+/** `ctx` may be a function: only exec checks need it, and building an environment per probe costs. */
+export async function runProbe(
+  health: HealthSpec,
+  ctx: ProbeContext | (() => ProbeContext),
+  now: () => number = () => performance.now(),
+): Promise<ProbeResult> {
   const start = now();
   let outcome: { ok: boolean; output: string };
   try {
     if (health.tcp !== undefined) outcome = await tcpProbe(health.tcp, health.expect, health.timeoutMs);
     else if (health.http !== undefined) outcome = await httpProbe(health.http, health.expect, health.timeoutMs);
-    else if (health.exec !== undefined) outcome = await execProbe(health.exec, ctx, health.timeoutMs);
+    else if (health.exec !== undefined) outcome = await execProbe(health.exec, typeof ctx === 'function' ? ctx() : ctx, health.timeoutMs);
     else outcome = { ok: false, output: 'no check configured' };
   } catch (err) {
     outcome = { ok: false, output: (err as Error).message };
@@ -36,6 +41,7 @@ export async function runProbe(health: HealthSpec, ctx: ProbeContext, now: () =>
 }
 
 export function clip(text: string, max = 200): string {
+  if (text.length <= max && !/[\n\r\t]/.test(text)) return text; // the common case, kept cheap
   const one = text.replace(/\s+/g, ' ').trim();
   return one.length <= max ? one : `${one.slice(0, max - 1)}…`;
 }
