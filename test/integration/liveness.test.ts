@@ -32,12 +32,13 @@ test('a missing READY hits start_timeout: killed with cause start-timeout, then 
 test('watchdog pings keep a service up; SIGSTOP gets it restarted with cause watchdog', async (t) => {
   const p = new Project();
   t.after(() => p.cleanup());
-  p.write('dog.toml', `command = ["python3", "${FIXTURES}/watchdog.py"]\nready = "notify"\nwatchdog = "600ms"\nstop_timeout = "300ms"\n`);
+  // 1 s with pings every 0.5 s: a loaded test machine must not make a ping late by a whole second.
+  p.write('dog.toml', `command = ["python3", "${FIXTURES}/watchdog.py"]\nready = "notify"\nwatchdog = "1s"\nstop_timeout = "300ms"\n`);
   await p.startDaemon();
   const first = await p.running('dog');
-  await new Promise((r) => setTimeout(r, 2000));
+  await new Promise((r) => setTimeout(r, 3000));
   const still = await p.service('dog');
-  assert.equal(still.pid, first.pid, 'pings kept it alive for more than 3 watchdog intervals');
+  assert.equal(still.pid, first.pid, `pings kept it alive for 3 watchdog intervals:\n${p.daemonOutput}`);
   assert.equal((still as unknown as { status: string }).status, 'pinging');
   process.kill(first.pid as number, 'SIGSTOP');
   await waitFor(async () => {
