@@ -150,7 +150,7 @@ static int bind_socket(napi_env env, const char *path, size_t len) {
   memcpy(addr.sun_path, path, len + 1);
   /* On Linux bind() gives the file the socket inode's mode minus the umask, so fchmod first:
      the file never exists with a wider mode, not even between bind() and a chmod(). */
-  if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0 ||
+  if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0 || fchmod(fd, 0600) != 0 ||
       bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
     int err = errno;
     close(fd);

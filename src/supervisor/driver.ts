@@ -62,6 +62,9 @@ export interface NotifyFields {
   status?: string;
   watchdog?: 'ping' | 'trigger';
   extendTimeoutUsec?: number;
+  stopping?: true;
+  reloading?: true;
+  errno?: number;
 }
 
 /** Granularity of health-probe times (see setProbes). */
@@ -87,6 +90,8 @@ export class ServiceRunner {
   private probeRound = 0;
   /** The last sd_notify STATUS= text of the service. */
   notifyStatus: string | null = null;
+  /** The last sd_notify ERRNO= of the current run. */
+  notifyErrno: number | null = null;
   /** Latency of the last health probe, for status. */
   lastLatencyMs: number | null = null;
 
@@ -188,6 +193,7 @@ export class ServiceRunner {
           ...effect.detail,
           pid: this.state.pid ?? undefined,
           restarts: this.state.restarts,
+          errno: effect.to === 'running' ? undefined : (this.notifyErrno ?? undefined),
         });
         this.noteChange(effect.to, effect.cause);
         return;
@@ -201,6 +207,7 @@ export class ServiceRunner {
   private spawn(): void {
     const generation = ++this.generation;
     this.notifyStatus = null;
+    this.notifyErrno = null;
     const spec = this.spec;
     const log = this.openLog();
     const current = () => generation === this.generation;
@@ -270,6 +277,11 @@ export class ServiceRunner {
       return;
     }
     if (msg.status !== undefined) this.notifyStatus = msg.status;
+    // The service's own account of a failure (systemd shows it as the unit's errno): kept with the
+    // next recorded change, so `why` can show it next to the exit.
+    if (msg.errno !== undefined) this.notifyErrno = msg.errno;
+    if (msg.stopping === true) this.openLog().note('the service reports STOPPING=1');
+    if (msg.reloading === true) this.openLog().note('the service reports RELOADING=1');
     if (msg.extendTimeoutUsec !== undefined) this.dispatch({ type: 'timeoutExtended', ms: Math.ceil(msg.extendTimeoutUsec / 1000) });
     if (msg.watchdog === 'ping') this.dispatch({ type: 'watchdogPinged' });
     if (msg.ready === true) this.dispatch({ type: 'readyNotified' });

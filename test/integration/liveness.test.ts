@@ -141,3 +141,15 @@ test('a SIGSTOPped server is caught by its http health check and restarted with 
   }, 10_000, () => 'not restarted');
   assert.equal(processAlive(first.pid as number), false);
 });
+
+test('ERRNO= from the service is kept with the exit it explains', async (t) => {
+  const p = new Project();
+  t.after(() => p.cleanup());
+  const script = 'import socket,os,time\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.sendto(b"ERRNO=5\\nSTATUS=disk error",os.environ["NOTIFY_SOCKET"])\ntime.sleep(0.3)\nraise SystemExit(1)\n';
+  p.write('failing.toml', `command = ["python3", "-c", ${JSON.stringify(script)}]\nbackoff = { initial = "10s" }\n`);
+  await p.startDaemon();
+  await waitFor(async () => (await p.events('failing')).some((e) => e.to === 'backoff'), 10_000, () => 'no exit');
+  const exit = (await p.events('failing')).find((e) => e.to === 'backoff');
+  assert.equal(exit?.detail?.errno, 5);
+  assert.deepEqual(exit?.cause, { kind: 'exit', code: 1 });
+});
