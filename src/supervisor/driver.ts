@@ -272,8 +272,9 @@ export class ServiceRunner {
     const pid = this.state.pid;
     if (pid === null) return;
     // Only the service's own processes speak for it (a leftover or a stranger does not).
-    if (senderPid !== undefined && this.deps.pgidOf !== undefined && senderPid !== pid && this.deps.pgidOf(senderPid) !== pid) {
-      this.openLog().note(`ignored a notify message from pid ${senderPid}, not of this service`);
+    // A sender the kernel gave no credentials for (another pid namespace) is dropped, as systemd does.
+    if (senderPid === undefined || (senderPid !== pid && this.deps.pgidOf?.(senderPid) !== pid)) {
+      this.openLog().note(`ignored a notify message from ${senderPid === undefined ? 'an unknown sender' : `pid ${senderPid}`}, not of this service`);
       return;
     }
     if (msg.status !== undefined) this.notifyStatus = msg.status;
