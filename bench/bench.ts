@@ -12,6 +12,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { call } from '../src/api/client.js';
+import { cpuTicks, sleep, type Event, type Status } from './util.js';
 import { probeCpu, watchdogRestart } from './liveness.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -21,18 +22,7 @@ const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 30);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 30);
 const CLK_TCK = 100;
 
-interface Status {
-  name: string;
-  state: string;
-  pid: number | null;
-}
-interface Event {
-  time: number;
-  service: string;
-  to: string;
-}
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const began = Date.now();
 const progress = (what: string) => process.stderr.write(`[bench ${((Date.now() - began) / 1000).toFixed(1)}s] ${what}\n`);
 
@@ -206,11 +196,6 @@ function pss(pid: number): number {
   return m ? Number(m[1]) : NaN;
 }
 
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(rest[11]) + Number(rest[12]);
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;

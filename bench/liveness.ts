@@ -4,26 +4,15 @@
  * services each probed over tcp every 10 s. Nothing is asserted; figures are printed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { call } from '../src/api/client.js';
+import { cpuTicks, sleep, type Event, type Status } from './util.js';
 
-interface Status {
-  name: string;
-  state: string;
-  pid: number | null;
-}
-interface Event {
-  time: number;
-  service: string;
-  to: string;
-  cause: { kind: string };
-}
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A daemon on a fresh folder of service files; `kill()` stops it and every service it showed. */
 async function daemonWith(bin: string, files: Record<string, string>) {
@@ -137,8 +126,3 @@ export async function probeCpu(bin: string, n: number, seconds: number): Promise
   }
 }
 
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(rest[11]) + Number(rest[12]);
-}
