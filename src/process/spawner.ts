@@ -13,11 +13,24 @@ export interface SpawnRequest {
   command: string[];
   directory: string;
   env: Record<string, string>;
+  /** Run as this user: with uid, gid and groups the exec shim drops root after the set-up below. */
   uid?: number;
   gid?: number;
-  /** Environment variables to set to the program's own pid (WATCHDOG_PID, later LISTEN_PID). */
+  /** Supplementary groups (initgroups for the user); only with uid/gid. */
+  groups?: number[];
+  /** Environment variables to set to the program's own pid (WATCHDOG_PID, LISTEN_PID). */
   pidEnv?: string[];
+  /** Resource limits, soft = hard; 'infinity' lifts the limit. */
+  rlimits?: Partial<Record<RlimitName, number | 'infinity'>>;
+  umask?: number;
+  nice?: number;
+  /** A cgroup directory (made by cgroups.ts) the program joins before exec. */
+  cgroup?: string;
+  /** Open file descriptors passed to the program as fds 3, 4, … (socket activation). */
+  fds?: number[];
 }
+
+export type RlimitName = 'nofile' | 'nproc' | 'core';
 
 export type SpawnOutcome =
   | { ok: true; pid: number }
