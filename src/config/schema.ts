@@ -20,6 +20,8 @@ export type KeyType =
   | 'strings'
   | 'url'
   | 'address' // host:port
+  | 'octal' // a file mode or umask written as a string, like "0022"
+  | 'limit' // an integer or "infinity"
   | 'table';
 
 export interface KeyDecl {
@@ -33,6 +35,8 @@ export interface KeyDecl {
   readonly values?: readonly string[];
   /** Lower bound of an integer, or of a duration/size in ms/bytes. */
   readonly min?: number;
+  /** Upper bound of an integer or octal value. */
+  readonly max?: number;
   /** Keys of a table. */
   readonly keys?: Readonly<Record<string, KeyDecl>>;
 }
@@ -42,6 +46,7 @@ export const SERVICE_KEYS: Readonly<Record<string, KeyDecl>> = {
   directory: { type: 'path', defaultText: 'the config folder', doc: 'Working directory; relative to the config folder' },
   environment: { type: 'environment', defaultText: '{}', doc: 'Extra environment variables; values are strings' },
   user: { type: 'string', doc: "User to run as (root's config only; tenants' services run as the tenant)" },
+  group: { type: 'string', defaultText: "the user's primary group", doc: "Group to run as (root's config only)" },
   restart: {
     type: 'enum',
     values: ['always', 'on-failure', 'never'],
@@ -69,7 +74,21 @@ export const SERVICE_KEYS: Readonly<Record<string, KeyDecl>> = {
   stop_timeout: { type: 'duration', default: '10s', doc: 'Time after stop_signal before SIGKILL' },
   after: { type: 'names', defaultText: '[]', doc: 'Start after these services are ready' },
   requires: { type: 'names', defaultText: '[]', doc: 'Start only while these services are running' },
-  groups: { type: 'names', defaultText: '[]', doc: 'Groups this service belongs to (upkeep start @group)' },
+  groups: { type: 'names', defaultText: '[]', doc: 'Groups this service belongs to (upkeep start @group); root\'s `core` group starts first' },
+  priority: { type: 'integer', default: 0, doc: 'Start order in a start storm, higher first (within the tenant\'s own turn)' },
+  umask: { type: 'octal', max: 0o777, defaultText: "the daemon's", doc: 'File mode creation mask, like "0027"' },
+  nice: { type: 'integer', min: -20, max: 19, defaultText: "the daemon's", doc: 'Scheduling priority, -20 (first) to 19 (last)' },
+  limits: {
+    type: 'table',
+    doc: 'Resource limits: rlimits (soft = hard), memory and pids through a cgroup where the machine allows',
+    keys: {
+      nofile: { type: 'limit', min: 1, doc: 'Open files (RLIMIT_NOFILE)' },
+      nproc: { type: 'limit', min: 1, doc: "Processes of the service's user (RLIMIT_NPROC)" },
+      core: { type: 'limit', doc: 'Core dump size in bytes (RLIMIT_CORE); 0 disables core dumps' },
+      memory: { type: 'size', min: 1, doc: 'Memory of the whole service (cgroup memory limit)' },
+      pids: { type: 'integer', min: 1, doc: 'Processes and threads of the whole service (cgroup pids limit)' },
+    },
+  },
   health: {
     type: 'table',
     doc: 'Liveness check: repeated failures kill and restart the service; needs one of http, tcp, exec',
@@ -89,7 +108,17 @@ export const SERVICE_KEYS: Readonly<Record<string, KeyDecl>> = {
     type: 'table',
     doc: 'Socket activation: passed as LISTEN_FDS / LISTEN_PID / LISTEN_FDNAMES',
     keys: {
-      listen: { type: 'strings', doc: 'Addresses to listen on: "host:port" or a socket path (required)' },
+      listen: { type: 'strings', doc: 'Addresses to listen on: "host:port" or an absolute socket path (required)' },
+      activate: {
+        type: 'enum',
+        values: ['lazy', 'eager'],
+        default: 'lazy',
+        doc: 'lazy: start the service on the first connection; eager: start it at once',
+      },
+      mode: { type: 'octal', default: '0666', max: 0o777, doc: 'Mode of socket files' },
+      owner: { type: 'string', doc: 'Owner of socket files, "user" or "user:group" (root\'s config only; a tenant owns theirs)' },
+      names: { type: 'strings', defaultText: 'the service name', doc: 'LISTEN_FDNAMES, one per address' },
+      backlog: { type: 'integer', default: 128, min: 1, doc: 'Connections queued while the service is not accepting' },
     },
   },
   log: {
@@ -209,6 +238,10 @@ function typeText(decl: KeyDecl): string {
       return 'host:port';
     case 'url':
       return 'URL';
+    case 'octal':
+      return 'octal string';
+    case 'limit':
+      return 'integer or "infinity"';
     default:
       return decl.type;
   }

@@ -125,6 +125,7 @@ export class Section {
 
   size(key: string): number | undefined {
     const { value, where, name, decl } = this.take(key);
+    if (value === undefined) return undefined;
     if (typeof value === 'number') return this.wrongType(where, 'a size', value, `add a unit and quotes, like ${key} = "${value}MiB"`);
     if (typeof value !== 'string') return this.wrongType(where, 'a size like "10MiB"', value, SIZE_HINT);
     const bytes = tryParseSize(value);
@@ -135,13 +136,45 @@ export class Section {
 
   integer(key: string): number | undefined {
     const { value, where, name, decl } = this.take(key);
+    if (value === undefined) return undefined;
     const min = decl.min ?? 0;
-    if (typeof value === 'string' && /^\d+$/.test(value)) {
+    const range = decl.max === undefined ? `>= ${min}` : `from ${min} to ${decl.max}`;
+    if (typeof value === 'string' && /^-?\d+$/.test(value)) {
       return this.wrongType(where, 'an integer', value, `remove the quotes: ${key} = ${value}`);
     }
-    if (typeof value !== 'number' || !Number.isSafeInteger(value)) return this.wrongType(where, `an integer >= ${min}`, value);
-    if (value < min) return void this.report(where, `${name}: expected an integer >= ${min}, got ${value}`);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value)) return this.wrongType(where, `an integer ${range}`, value);
+    if (value < min || (decl.max !== undefined && value > decl.max)) {
+      return void this.report(where, `${name}: expected an integer ${range}, got ${value}`);
+    }
     return value;
+  }
+
+  /** A mode or umask as an octal string ("0022"); a bare number would be read as decimal. */
+  octal(key: string): number | undefined {
+    const { value, where, name, decl } = this.take(key);
+    if (value === undefined) return undefined;
+    const hint = `write it as an octal string, like ${key} = "0022"`;
+    if (typeof value !== 'string') return this.wrongType(where, 'an octal string', value, hint);
+    if (!/^0?[0-7]{1,4}$/.test(value)) return void this.report(where, `${name}: bad octal value ${JSON.stringify(value)}`, hint);
+    const n = Number.parseInt(value, 8);
+    if (decl.max !== undefined && n > decl.max) {
+      return void this.report(where, `${name}: ${JSON.stringify(value)} is above ${decl.max.toString(8).padStart(4, '0')}`);
+    }
+    return n;
+  }
+
+  /** An rlimit: an integer, "infinity", or (for core) a size like "1GiB". */
+  limit(key: string): number | 'infinity' | undefined {
+    const { value, where, name, decl } = this.take(key);
+    if (value === undefined) return undefined;
+    const min = decl.min ?? 0;
+    if (value === 'infinity' || value === 'unlimited') return 'infinity';
+    let n: number | undefined;
+    if (typeof value === 'number' && Number.isSafeInteger(value)) n = value;
+    else if (typeof value === 'string') n = /^\d+$/.test(value) ? Number(value) : tryParseSize(value);
+    if (n === undefined) return this.wrongType(where, 'an integer or "infinity"', value);
+    if (n < min) return void this.report(where, `${name}: expected at least ${min}, got ${describeValue(value)}`);
+    return n;
   }
 
   signal(key: string): NodeJS.Signals | undefined {

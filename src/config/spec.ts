@@ -35,11 +35,48 @@ export interface HealthSpec {
 
 export interface SocketSpec {
   listen: string[];
+  /** Mode of Unix socket files. */
+  mode: number;
+  /** Owner of Unix socket files: root's files only ("user" or "user:group"). */
+  owner?: string;
+  /** lazy: bind at daemon start, start the service on the first connection; eager: start at once. */
+  activate: 'lazy' | 'eager';
+  /** LISTEN_FDNAMES, one per address; the service name by default. */
+  names: string[];
+  backlog: number;
+}
+
+/** Resource limits; rlimits are set soft = hard, memory and pids need a cgroup. */
+export interface LimitsSpec {
+  nofile?: number | 'infinity';
+  nproc?: number | 'infinity';
+  core?: number | 'infinity';
+  /** Bytes. */
+  memory?: number;
+  pids?: number;
+}
+
+/** Who a service runs as, resolved from the password and group files at load. */
+export interface RunAs {
+  user: string;
+  uid: number;
+  gid: number;
+  /** Supplementary groups, primary included. */
+  groups: number[];
+  home: string;
+  shell: string;
 }
 
 export interface ServiceSpec {
-  /** File name without `.toml`. */
+  /**
+   * The daemon-wide name: the file name without `.toml` (`web`, `web@1` for an instance of
+   * `web@.toml`), prefixed with `TENANT/` for a tenant's service.
+   */
   name: string;
+  /** The tenant whose folder holds the file; undefined for the daemon's own config. */
+  tenant?: string;
+  /** For an instance of a template: the template file name without `@.toml`, and the instance. */
+  template?: { name: string; instance: string };
   /** Absolute path of the service file. */
   file: string;
   command: string[];
@@ -47,6 +84,9 @@ export interface ServiceSpec {
   directory: string;
   environment: Record<string, string>;
   user?: string;
+  group?: string;
+  /** Resolved `user`/`group` (or the tenant); undefined: the daemon's own user. */
+  runAs?: RunAs;
   restart: RestartPolicy;
   backoff: BackoffPolicy;
   ready: ReadyMode;
@@ -57,6 +97,11 @@ export interface ServiceSpec {
   after: string[];
   requires: string[];
   groups: string[];
+  /** Order in a start storm, higher first. */
+  priority: number;
+  umask?: number;
+  nice?: number;
+  limits: LimitsSpec;
   health?: HealthSpec;
   socket?: SocketSpec;
   log: LogPolicy;

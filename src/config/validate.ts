@@ -9,10 +9,18 @@
  */
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
-import type { HealthSpec, ReadyMode, RestartPolicy, ServiceSpec, SocketSpec } from './spec.js';
+import type { HealthSpec, LimitsSpec, ReadyMode, RestartPolicy, ServiceSpec, SocketSpec } from './spec.js';
 import { locateKey } from './locate.js';
 import { SERVICE_KEYS } from './schema.js';
 import { COMMAND_EXAMPLE, isValidName, NAME_HINT, Section, type Report, type Table } from './section.js';
+
+/** Where a file comes from: the daemon's own config, or a tenant's folder (stricter rules). */
+export interface FileContext {
+  tenant?: string;
+}
+
+/** Variables upkeep sets for the protocols it speaks; a file setting them would break them. */
+const PROTOCOL_VARIABLES = ['NOTIFY_SOCKET', 'LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'WATCHDOG_USEC', 'WATCHDOG_PID'];
 
 export interface ValidateResult {
   spec?: ServiceSpec;
@@ -43,11 +51,83 @@ function validateHealth(health: Section, report: Report): HealthSpec | undefined
   return spec;
 }
 
+function validateLimits(limits: Section): LimitsSpec | undefined {
+  const out: LimitsSpec = {};
+  const nofile = limits.limit('nofile');
+  const nproc = limits.limit('nproc');
+  const core = limits.limit('core');
+  const memory = limits.size('memory');
+  const pids = limits.integer('pids');
+  limits.assertAllRead();
+  if (nofile !== undefined) out.nofile = nofile;
+  if (nproc !== undefined) out.nproc = nproc;
+  if (core !== undefined) out.core = core;
+  if (memory !== undefined) out.memory = memory;
+  if (pids !== undefined) out.pids = pids;
+  return out;
+}
+
+/** "host:port", "[v6]:port" or an absolute path, as socket.listen takes them. */
+export function isListenAddress(text: string): boolean {
+  if (text.startsWith('/')) return !text.includes('\0') && !text.split('/').includes('..') && Buffer.byteLength(text) < 108;
+  const port = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d+)$/.exec(text)?.[1];
+  return port !== undefined && Number(port) <= 65535;
+}
+
+function validateSocket(socket: Section, name: string, context: FileContext, report: Report): SocketSpec | undefined {
+  const listen = socket.strings('listen');
+  const activate = socket.oneOf('activate') as SocketSpec['activate'] | undefined;
+  const mode = socket.octal('mode');
+  const owner = socket.string('owner');
+  const names = socket.strings('names');
+  const backlog = socket.integer('backlog');
+  socket.assertAllRead();
+  if (listen !== undefined && listen.length === 0) {
+    report(['socket', ...(socket.has('listen') ? ['listen'] : [])], 'socket.listen: needs at least one address', 'like listen = ["127.0.0.1:9000"]');
+    return undefined;
+  }
+  let ok = true;
+  for (const address of listen ?? []) {
+    if (!isListenAddress(address)) {
+      ok = false;
+      report(['socket', 'listen'], `socket.listen: bad address ${JSON.stringify(address)}`, 'use "host:port" or an absolute socket path (under 108 bytes, no "..")');
+    }
+  }
+  if (owner !== undefined && context.tenant !== undefined) {
+    ok = false;
+    report(['socket', 'owner'], `socket.owner: a tenant's sockets always belong to the tenant (${context.tenant})`, 'remove the key');
+  } else if (owner !== undefined && !/^[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)?$/.test(owner)) {
+    ok = false;
+    report(['socket', 'owner'], `socket.owner: bad owner ${JSON.stringify(owner)}`, 'use "user" or "user:group"');
+  }
+  if (names !== undefined && socket.has('names') && listen !== undefined && names.length !== listen.length) {
+    ok = false;
+    report(['socket', 'names'], `socket.names: ${names.length} name(s) for ${listen.length} address(es)`, 'give one name per address in listen');
+  }
+  for (const fdName of names ?? []) {
+    if (!/^[A-Za-z0-9_.@-]{1,255}$/.test(fdName)) {
+      ok = false;
+      report(['socket', 'names'], `socket.names: bad name ${JSON.stringify(fdName)}`, 'use letters, digits and _ . @ - (no ":")');
+    }
+  }
+  if (!ok || listen === undefined || activate === undefined || mode === undefined || names === undefined || backlog === undefined) return undefined;
+  const spec: SocketSpec = { listen, activate, mode, names: socket.has('names') ? names : listen.map(() => name), backlog };
+  if (owner !== undefined) spec.owner = owner;
+  return spec;
+}
+
 /**
  * Validates the parsed table of one service file. `file` is the file as it is shown in messages;
  * `rawText` is its text (for line numbers); relative `directory` values resolve against `configDir`.
  */
-export function validate(name: string, file: string, parsed: Table, rawText: string, configDir: string): ValidateResult {
+export function validate(
+  name: string,
+  file: string,
+  parsed: Table,
+  rawText: string,
+  configDir: string,
+  context: FileContext = {},
+): ValidateResult {
   const errors: ConfigError[] = [];
   const report: Report = (keyPath, detail, hint) => {
     const line = keyPath.length === 0 ? undefined : locateKey(rawText, keyPath);
@@ -62,6 +142,19 @@ export function validate(name: string, file: string, parsed: Table, rawText: str
   const directory = path.resolve(configDir, dir ?? '.');
   const environment = top.environment('environment');
   const user = top.string('user');
+  const group = top.string('group');
+  if (context.tenant !== undefined) {
+    for (const key of ['user', 'group'] as const) {
+      if (top.has(key)) report([key], `${key}: a tenant's services always run as the tenant (${context.tenant})`, `remove the ${key} key`);
+    }
+  }
+  for (const variable of Object.keys(environment ?? {})) {
+    if (PROTOCOL_VARIABLES.includes(variable)) {
+      report(['environment', variable], `environment.${variable}: is set by upkeep itself`, 'remove it; upkeep sets it for the protocol it belongs to');
+    } else if (context.tenant !== undefined && variable.startsWith('UPKEEP_')) {
+      report(['environment', variable], `environment.${variable}: UPKEEP_ variables belong to the daemon`, 'rename the variable');
+    }
+  }
   const restart = top.oneOf('restart') as RestartPolicy | undefined;
   const backoffSection = top.section('backoff');
   const ready = top.oneOf('ready') as ReadyMode | undefined;
@@ -72,6 +165,10 @@ export function validate(name: string, file: string, parsed: Table, rawText: str
   const after = top.strings('after', true);
   const requires = top.strings('requires', true);
   const groups = top.strings('groups', true);
+  const priority = top.integer('priority');
+  const umask = top.octal('umask');
+  const nice = top.integer('nice');
+  const limitsSection = top.section('limits');
   const healthSection = top.section('health', 'none');
   const socketSection = top.section('socket', 'none');
   const logSection = top.section('log');
@@ -89,14 +186,8 @@ export function validate(name: string, file: string, parsed: Table, rawText: str
   const health = healthSection === undefined ? undefined : validateHealth(healthSection, report);
   if (ready === 'health' && !top.has('health')) report(['ready'], 'ready: "health" needs a [health] table', 'add [health] with http, tcp or exec');
 
-  let socket: SocketSpec | undefined;
-  if (socketSection !== undefined) {
-    const listen = socketSection.strings('listen');
-    socketSection.assertAllRead();
-    if (listen !== undefined && listen.length === 0) {
-      report(['socket', ...(socketSection.has('listen') ? ['listen'] : [])], 'socket.listen: needs at least one address', 'like listen = ["127.0.0.1:9000"]');
-    } else if (listen !== undefined) socket = { listen };
-  }
+  const limits = limitsSection === undefined ? undefined : validateLimits(limitsSection);
+  const socket = socketSection === undefined ? undefined : validateSocket(socketSection, name, context, report);
 
   const maxSize = logSection?.size('max_size');
   const keep = logSection?.integer('keep');
@@ -112,7 +203,7 @@ export function validate(name: string, file: string, parsed: Table, rawText: str
     command === undefined || environment === undefined || restart === undefined || ready === undefined ||
     initialMs === undefined || maxMs === undefined || resetAfterMs === undefined || startTimeoutMs === undefined ||
     stopSignal === undefined || stopTimeoutMs === undefined || after === undefined || requires === undefined ||
-    groups === undefined || maxSize === undefined || keep === undefined
+    groups === undefined || maxSize === undefined || keep === undefined || priority === undefined || limits === undefined
   ) {
     // Unreachable: a reader returns undefined for a required key only after reporting an error.
     // Reported rather than thrown, so that a bug here cannot keep the other files from loading.
@@ -134,9 +225,15 @@ export function validate(name: string, file: string, parsed: Table, rawText: str
     after,
     requires,
     groups,
+    priority,
+    limits,
     log: { maxSize, keep },
   };
+  if (context.tenant !== undefined) spec.tenant = context.tenant;
   if (user !== undefined) spec.user = user;
+  if (group !== undefined) spec.group = group;
+  if (umask !== undefined) spec.umask = umask;
+  if (nice !== undefined) spec.nice = nice;
   if (watchdogMs !== undefined) spec.watchdogMs = watchdogMs;
   if (health !== undefined) spec.health = health;
   if (socket !== undefined) spec.socket = socket;

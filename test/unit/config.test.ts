@@ -60,6 +60,15 @@ stop_timeout = "5s"
 after = ["db"]
 requires = ["db"]
 groups = ["core", "web@1"]
+priority = 5
+umask = "0027"
+nice = -5
+
+[limits]
+nofile = 65536
+core = "infinity"
+memory = "512MiB"
+pids = 100
 
 [health]
 http = "http://127.0.0.1:8080/healthz"
@@ -69,6 +78,7 @@ failures = 2
 
 [socket]
 listen = ["127.0.0.1:9000", "/run/app.sock"]
+mode = "0660"
 
 [log]
 max_size = "512KiB"
@@ -98,8 +108,12 @@ describe('valid files', () => {
       after: ['db'],
       requires: ['db'],
       groups: ['core', 'web@1'],
+      priority: 5,
+      umask: 0o027,
+      nice: -5,
+      limits: { nofile: 65536, core: 'infinity', memory: 512 * 1024 * 1024, pids: 100 },
       health: { http: 'http://127.0.0.1:8080/healthz', intervalMs: 5_000, timeoutMs: 500, failures: 2, successes: 1, graceMs: 0 },
-      socket: { listen: ['127.0.0.1:9000', '/run/app.sock'] },
+      socket: { listen: ['127.0.0.1:9000', '/run/app.sock'], activate: 'lazy', mode: 0o660, names: ['web', 'web'], backlog: 128 },
       log: { maxSize: 512 * 1024, keep: 3 },
     });
   });
@@ -123,6 +137,8 @@ describe('valid files', () => {
       after: [],
       requires: [],
       groups: [],
+      priority: 0,
+      limits: {},
       log: { maxSize: 10 * 1024 * 1024, keep: 5 },
     });
   });

@@ -22,6 +22,8 @@ const spec: ServiceSpec = {
   after: [],
   requires: [],
   groups: [],
+  priority: 0,
+  limits: {},
   log: { maxSize: 1024, keep: 2 },
 };
 
