@@ -3,7 +3,7 @@
  * client hurt the daemon: garbage gets an error reply, an over-long line closes that connection,
  * and a client that disconnects mid-request is simply dropped (writes to it are ignored).
  */
-import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, lchownSync, mkdirSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { dirname } from 'node:path';
 import { errorShape, UpkeepError } from '../errors.js';
@@ -28,6 +28,13 @@ export interface ServerOptions {
   handler: Handler;
   peerCredentials?(socket: net.Socket): { pid: number; uid: number; gid: number } | undefined;
   onError?(err: Error): void;
+  /**
+   * A tenant's socket: handed to the tenant (mode 0600, owned by them). The folder it lives in
+   * must be writable by root only, so that the chown cannot be redirected by a planted link.
+   */
+  owner?: { uid: number; gid: number };
+  /** Peers (by kernel credentials) allowed to talk; others get one error and are disconnected. */
+  allowedUids?: readonly number[];
 }
 
 export interface ControlServer {
@@ -60,6 +67,7 @@ export async function listen(options: ServerOptions): Promise<ControlServer> {
     process.umask(oldMask);
   }
   chmodSync(socketPath, 0o600);
+  if (options.owner !== undefined) lchownSync(socketPath, options.owner.uid, options.owner.gid);
   return {
     close: () =>
       new Promise<void>((resolve) => {
@@ -106,6 +114,12 @@ function serve(socket: net.Socket, options: ServerOptions): void {
     if (closed || socket.destroyed) return;
     socket.write(JSON.stringify(obj) + '\n');
   };
+  // Mode 0600 already keeps others out; this holds even if someone loosens the mode.
+  if (options.allowedUids !== undefined && (peer === undefined || !options.allowedUids.includes(peer.uid))) {
+    send({ ok: false, error: { code: 'forbidden', message: `this socket belongs to another user (uid ${peer?.uid ?? 'unknown'})` } });
+    socket.end();
+    return;
+  }
   const conn: Connection = {
     peer,
     socketPath: options.socketPath,

@@ -9,14 +9,18 @@
  */
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
-import type { HealthSpec, LimitsSpec, ReadyMode, RestartPolicy, ServiceSpec, SocketSpec } from './spec.js';
+import type { HealthSpec, LimitsSpec, ReadyMode, RestartPolicy, RunAs, ServiceSpec, SocketSpec } from './spec.js';
 import { locateKey } from './locate.js';
 import { SERVICE_KEYS } from './schema.js';
 import { COMMAND_EXAMPLE, isValidName, NAME_HINT, Section, type Report, type Table } from './section.js';
 
 /** Where a file comes from: the daemon's own config, or a tenant's folder (stricter rules). */
 export interface FileContext {
-  tenant?: string;
+  /** The tenant: their services are named TENANT/NAME and always run as them. */
+  tenant?: RunAs;
+  /** Resolves `user` and `group` of root's files; absent: the names are kept unresolved. */
+  lookupUser?(name: string): RunAs | undefined;
+  lookupGroup?(name: string): number | undefined;
 }
 
 /** Variables upkeep sets for the protocols it speaks; a file setting them would break them. */
@@ -49,6 +53,27 @@ function validateHealth(health: Section, report: Report): HealthSpec | undefined
   if (checks.exec !== undefined) spec.exec = checks.exec;
   if (expect !== undefined) spec.expect = expect;
   return spec;
+}
+
+/** `user` and `group` of root's own files, resolved to ids (with the user's groups). */
+function resolveRunAs(user: string | undefined, group: string | undefined, context: FileContext, report: Report): RunAs | undefined {
+  if (user === undefined) {
+    if (group !== undefined) report(['group'], 'group: needs a user too', 'add user = "NAME" next to it');
+    return undefined;
+  }
+  if (context.lookupUser === undefined) return undefined;
+  const found = context.lookupUser(user);
+  if (found === undefined) {
+    report(['user'], `user: no user named ${JSON.stringify(user)}`, 'create the user (useradd) or fix the name');
+    return undefined;
+  }
+  if (group === undefined) return found;
+  const gid = context.lookupGroup?.(group);
+  if (gid === undefined) {
+    report(['group'], `group: no group named ${JSON.stringify(group)}`, 'create the group (groupadd) or fix the name');
+    return undefined;
+  }
+  return { ...found, gid, groups: [...new Set([gid, ...found.groups])] };
 }
 
 function validateLimits(limits: Section): LimitsSpec | undefined {
@@ -95,7 +120,7 @@ function validateSocket(socket: Section, name: string, context: FileContext, rep
   }
   if (owner !== undefined && context.tenant !== undefined) {
     ok = false;
-    report(['socket', 'owner'], `socket.owner: a tenant's sockets always belong to the tenant (${context.tenant})`, 'remove the key');
+    report(['socket', 'owner'], `socket.owner: a tenant's sockets always belong to the tenant (${context.tenant.user})`, 'remove the key');
   } else if (owner !== undefined && !/^[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)?$/.test(owner)) {
     ok = false;
     report(['socket', 'owner'], `socket.owner: bad owner ${JSON.stringify(owner)}`, 'use "user" or "user:group"');
@@ -145,7 +170,7 @@ export function validate(
   const group = top.string('group');
   if (context.tenant !== undefined) {
     for (const key of ['user', 'group'] as const) {
-      if (top.has(key)) report([key], `${key}: a tenant's services always run as the tenant (${context.tenant})`, `remove the ${key} key`);
+      if (top.has(key)) report([key], `${key}: a tenant's services always run as the tenant (${context.tenant.user})`, `remove the ${key} key`);
     }
   }
   for (const variable of Object.keys(environment ?? {})) {
@@ -186,6 +211,7 @@ export function validate(
   const health = healthSection === undefined ? undefined : validateHealth(healthSection, report);
   if (ready === 'health' && !top.has('health')) report(['ready'], 'ready: "health" needs a [health] table', 'add [health] with http, tcp or exec');
 
+  const runAs = context.tenant ?? resolveRunAs(user, group, context, report);
   const limits = limitsSection === undefined ? undefined : validateLimits(limitsSection);
   const socket = socketSection === undefined ? undefined : validateSocket(socketSection, name, context, report);
 
@@ -229,7 +255,8 @@ export function validate(
     limits,
     log: { maxSize, keep },
   };
-  if (context.tenant !== undefined) spec.tenant = context.tenant;
+  if (context.tenant !== undefined) spec.tenant = context.tenant.user;
+  if (runAs !== undefined) spec.runAs = runAs;
   if (user !== undefined) spec.user = user;
   if (group !== undefined) spec.group = group;
   if (umask !== undefined) spec.umask = umask;

@@ -74,6 +74,7 @@ export class MemoryStore implements Store {
     for (let i = this.log.length - 1; i >= this.start && found.length < limit; i--) {
       const event = this.log[i]!;
       if (query.service !== undefined && event.service !== query.service) continue;
+      if (query.prefix !== undefined && !event.service.startsWith(query.prefix)) continue;
       if (query.since !== undefined && event.time < query.since) continue;
       found.push({ ...event });
     }
@@ -87,6 +88,14 @@ export class MemoryStore implements Store {
 
   setDesired(service: string, desired: DesiredRecord): void {
     this.desired.set(service, { ...desired });
+  }
+
+  desiredEntries(): [string, DesiredRecord][] {
+    return [...this.desired].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, { ...v }]);
+  }
+
+  deleteDesired(service: string): void {
+    this.desired.delete(service);
   }
 
   recordInstance(instance: InstanceRecord): void {

@@ -91,6 +91,8 @@ export function prepareStatements(db: Database.Database) {
       'INSERT INTO events (time, service, from_state, to_state, cause, detail) VALUES (?, ?, ?, ?, ?, ?)',
     ),
     getDesired: db.prepare('SELECT service, state, enabled, updated_at FROM desired WHERE service = ?'),
+    allDesired: db.prepare('SELECT service, state, enabled, updated_at FROM desired ORDER BY service'),
+    deleteDesired: db.prepare('DELETE FROM desired WHERE service = ?'),
     setDesired: db.prepare(
       `INSERT INTO desired (service, state, enabled, updated_at) VALUES (?, ?, ?, ?)
        ON CONFLICT(service) DO UPDATE SET state = excluded.state, enabled = excluded.enabled, updated_at = excluded.updated_at`,

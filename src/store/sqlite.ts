@@ -114,7 +114,8 @@ export class SqliteStore implements Store {
 
   events(query: EventQuery = {}): EventRecord[] {
     const limit = query.limit === undefined ? -1 : Math.max(0, Math.floor(query.limit));
-    const params = { service: query.service, since: query.since, limit };
+    // A prefix matches by its length, not by LIKE: `_` and `%` in names are not wildcards.
+    const params = { service: query.service, since: query.since, prefix: query.prefix, prefixLength: query.prefix?.length, limit };
     return this.guard(
       'reading events',
       () => (this.eventQuery(query).all(params) as EventRow[]).reverse().map(toEvent),
@@ -130,6 +131,16 @@ export class SqliteStore implements Store {
   setDesired(service: string, desired: DesiredRecord): void {
     const write = () => this.stmt.setDesired.run(service, desired.state, desired.enabled ? 1 : 0, desired.updatedAt);
     this.guard('saving desired state', () => void (this.commit(), write()), (m) => m.setDesired(service, desired));
+  }
+
+  desiredEntries(): [string, DesiredRecord][] {
+    const read = () => (this.stmt.allDesired.all() as DesiredRow[]).map((r): [string, DesiredRecord] => [r.service, toDesired(r)]);
+    return this.guard('reading desired state', read, (m) => m.desiredEntries());
+  }
+
+  deleteDesired(service: string): void {
+    const write = () => this.stmt.deleteDesired.run(service);
+    this.guard('saving desired state', () => void (this.commit(), write()), (m) => m.deleteDesired(service));
   }
 
   recordInstance(instance: InstanceRecord): void {
@@ -203,12 +214,13 @@ export class SqliteStore implements Store {
   }
 
   private eventQuery(query: EventQuery): Database.Statement {
-    const key = `${query.service !== undefined}/${query.since !== undefined}`;
+    const key = `${query.service !== undefined}/${query.since !== undefined}/${query.prefix !== undefined}`;
     let stmt = this.eventQueries.get(key);
     if (stmt === undefined) {
       const where: string[] = [];
       if (query.service !== undefined) where.push('service = @service');
       if (query.since !== undefined) where.push('time >= @since');
+      if (query.prefix !== undefined) where.push('substr(service, 1, @prefixLength) = @prefix');
       const clause = where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`;
       stmt = this.db!.prepare(`SELECT ${EVENT_COLUMNS} FROM events ${clause} ORDER BY seq DESC LIMIT @limit`);
       this.eventQueries.set(key, stmt);

@@ -21,6 +21,8 @@ export interface EventRecord {
 
 export interface EventQuery {
   service?: string;
+  /** Only services whose name starts with this (a tenant's `alice/`). */
+  prefix?: string;
   /** Only events with time >= since (ms since the epoch). */
   since?: number;
   /** The newest `limit` events (still returned oldest first). */
@@ -55,6 +57,9 @@ export interface Store {
 
   getDesired(service: string): DesiredRecord | undefined;
   setDesired(service: string, desired: DesiredRecord): void;
+  /** Every service with a desired state (template instances are found this way). */
+  desiredEntries(): [string, DesiredRecord][];
+  deleteDesired(service: string): void;
 
   recordInstance(instance: InstanceRecord): void;
   clearInstance(service: string): void;

@@ -15,13 +15,19 @@ import { describeCause, type Cause } from './causes.js';
 import { ServiceRunner, type DriverDeps } from './driver.js';
 import type { MachineEvent } from './machine.js';
 import { diffSpecs, type SpecDiff } from './reconcile.js';
-import { StartQueue } from './start-queue.js';
+import { StartScheduler } from './scheduler.js';
 
 export type SupervisorDeps = Omit<DriverDeps, 'commit' | 'trackInstance'> & {
   store: Store;
   bootId: string;
   readStartTime(pid: number): number | undefined;
+  /** Bound on starts in flight (see scheduler.ts). */
+  maxConcurrentStarts?: number;
+  /** The daemon's own services in this group start before everything else. */
+  coreGroup?: string;
 };
+
+export const DEFAULT_CORE_GROUP = 'core';
 
 export interface StatusEntry {
   name: string;
@@ -35,8 +41,15 @@ export interface StatusEntry {
   cause: Cause | null;
   why: string | null;
   file: string;
-  /** `after` services a held-back start is waiting for. */
+  /** `after`/`requires` services a held-back start is waiting for. */
   waitingFor: string[];
+  /** Place in the start queue (1 = next), or null when not queued. */
+  queued: number | null;
+  /** Not started at daemon start because of `upkeep daemon --only`; an admin start releases it. */
+  held: boolean;
+  tenant: string | null;
+  /** For a template instance: the template name and the instance. */
+  template: { name: string; instance: string } | null;
   /** The service's own words: the last sd_notify STATUS=. */
   status: string | null;
   /** Last health probe of the current run, when the service has a [health] check. */
@@ -53,7 +66,11 @@ export class Supervisor {
   private readonly leaving = new Set<string>();
   private readonly listeners = new Set<(event: EventRecord) => void>();
   private readonly outputListeners = new Set<(service: string, stream: 'out' | 'err', chunk: Buffer) => void>();
-  private readonly starts = new StartQueue();
+  private readonly starts: StartScheduler;
+  /** The start event of each queued service, used when its turn comes. */
+  private readonly queuedStarts = new Map<string, StartEvent>();
+  /** Services kept back by `--only GROUP` at daemon start. */
+  private readonly held = new Set<string>();
   private readonly driverDeps: DriverDeps;
   private shuttingDown = false;
   private readonly desiredCache = new Map<string, DesiredRecord>();
@@ -61,6 +78,10 @@ export class Supervisor {
   private readonly deferred = new Map<string, StartEvent>();
 
   constructor(private readonly deps: SupervisorDeps) {
+    this.starts = new StartScheduler({
+      maxConcurrent: deps.maxConcurrentStarts ?? 8,
+      launch: (name) => this.launch(name),
+    });
     this.driverDeps = {
       ...deps,
       commit: (service, from, to, cause, detail) => this.commit(service, from, to, cause, detail),
@@ -79,8 +100,10 @@ export class Supervisor {
   commit(service: string, from: PublicState, to: PublicState, cause: Cause, detail?: Record<string, unknown>): EventRecord {
     const clean = detail === undefined ? undefined : dropUndefined(detail);
     const event = this.deps.store.appendEvent({ time: this.deps.clock.now(), service, from, to, cause, detail: clean });
+    if (from === 'starting' && to !== 'starting') this.starts.release(service);
     for (const listener of this.listeners) listener(event);
     if (to === 'running' && this.deferred.size > 0) this.releaseDeferred();
+    if ((to === 'stopped' || to === 'failed') && from !== to && !this.shuttingDown) this.stopDependents(service);
     return event;
   }
 
@@ -123,7 +146,7 @@ export class Supervisor {
    * First load after daemon start. On a new boot a disabled service is not started; otherwise
    * (a daemon restart) the persisted desired state is restored exactly.
    */
-  boot(specs: ReadonlyMap<string, ServiceSpec>, newBoot: boolean): void {
+  boot(specs: ReadonlyMap<string, ServiceSpec>, newBoot: boolean, only?: string): void {
     for (const spec of specs.values()) {
       const runner = this.addRunner(spec);
       let desired = this.desired(spec.name);
@@ -131,10 +154,35 @@ export class Supervisor {
         desired = { ...desired, state: 'stopped', updatedAt: this.deps.clock.now() };
         this.writeDesired(spec.name, desired);
       }
-      if (desired.state === 'running') {
-        this.enqueue(runner, { type: 'startRequested', cause: { kind: 'boot', enabled: desired.enabled } });
+      if (desired.state !== 'running') continue;
+      // --only GROUP: bring up that group alone (the rest is broken, or waits for an operator);
+      // desired state is untouched, so a normal daemon start brings everything back.
+      if (only !== undefined && !spec.groups.includes(only)) {
+        this.held.add(spec.name);
+        continue;
       }
+      this.enqueue(runner, { type: 'startRequested', cause: { kind: 'boot', enabled: desired.enabled } });
     }
+  }
+
+  /** A service that appears at run time: an instance of a template (`upkeep start web@3`). */
+  addService(spec: ServiceSpec): void {
+    if (this.runners.has(spec.name)) return;
+    this.addRunner(spec);
+  }
+
+  /** Forgets a stopped template instance: it is no longer listed or started at boot. */
+  forget(name: string): void {
+    const runner = this.mustGet(name);
+    if (runner.spec.template === undefined) throw new UpkeepError('not-an-instance', `${name} is not a template instance; remove its file instead`);
+    if (!runner.idle) throw new UpkeepError('still-running', `${name} is still running`, { hint: `stop it first: upkeep stop ${name}` });
+    this.starts.remove(name);
+    this.queuedStarts.delete(name);
+    this.deferred.delete(name);
+    runner.dispose();
+    this.runners.delete(name);
+    this.desiredCache.delete(name);
+    this.deps.store.deleteDesired(name);
   }
 
   /** Applies re-read service files: only the difference is acted on. */
@@ -171,21 +219,29 @@ export class Supervisor {
   }
 
   start(name: string, cause: Cause): void {
+    const runner = this.mustGet(name);
     this.setDesiredState(name, 'running');
-    this.startWhenReady(this.mustGet(name), { type: 'startRequested', cause });
+    this.held.delete(name);
+    this.enqueue(runner, { type: 'startRequested', cause }, true);
   }
 
   stop(name: string, cause: Cause): void {
+    const runner = this.mustGet(name);
     this.setDesiredState(name, 'stopped');
     this.deferred.delete(name);
-    this.mustGet(name).dispatch({ type: 'stopRequested', cause });
+    this.held.delete(name);
+    this.dequeue(name);
+    runner.dispatch({ type: 'stopRequested', cause });
     // Whoever waited for this one no longer has to.
     if (this.deferred.size > 0) this.releaseDeferred();
   }
 
   restart(name: string, cause: Cause): void {
+    const runner = this.mustGet(name);
     this.setDesiredState(name, 'running');
-    this.mustGet(name).dispatch({ type: 'restartRequested', cause });
+    this.held.delete(name);
+    if (runner.idle && runner.state.phase !== 'backoff') this.enqueue(runner, { type: 'startRequested', cause }, true);
+    else runner.dispatch({ type: 'restartRequested', cause });
   }
 
   setEnabled(name: string, enabled: boolean): void {
@@ -206,7 +262,7 @@ export class Supervisor {
   whenPast(names: string[], states: PublicState[], timeoutMs: number): Promise<void> {
     const pending = () => names.some((n) => {
       const r = this.runners.get(n);
-      return r !== undefined && states.includes(r.publicState);
+      return r !== undefined && (states.includes(r.publicState) || (states.includes('starting') && this.starts.isQueued(n)));
     });
     if (!pending()) return Promise.resolve();
     return new Promise((resolve) => {
@@ -224,6 +280,7 @@ export class Supervisor {
 
   status(names?: string[]): StatusEntry[] {
     const list = names ?? this.names();
+    const positions = this.starts.queued > 0 ? this.starts.positions() : undefined;
     return list.flatMap((name) => {
       const runner = this.runners.get(name);
       if (runner === undefined) return [];
@@ -244,6 +301,10 @@ export class Supervisor {
           file: runner.spec.file,
           status: runner.notifyStatus,
           waitingFor: this.deferred.has(name) ? this.waitingFor(name) : [],
+          queued: positions?.get(name) ?? null,
+          held: this.held.has(name),
+          tenant: runner.spec.tenant ?? null,
+          template: runner.spec.template ?? null,
           health:
             s.lastProbe === null
               ? null
@@ -268,34 +329,82 @@ export class Supervisor {
     return runner;
   }
 
-  private enqueue(runner: ServiceRunner, event: StartEvent): void {
-    this.starts.push(() => {
-      if (this.shuttingDown || this.runners.get(runner.name) !== runner) return;
-      this.startWhenReady(runner, event);
-    });
-  }
-
   /**
-   * `after` is ready-gated: a start waits until every listed service that exists and is wanted
-   * running is actually `running` (ready, not just spawned). Restarts after a crash do not wait.
+   * Puts a start in the start queue (see scheduler.ts); a start that waits for dependencies is
+   * held back first and queued once they are ready, so it never occupies a slot while waiting.
    */
-  private startWhenReady(runner: ServiceRunner, event: StartEvent): void {
+  private enqueue(runner: ServiceRunner, event: StartEvent, front = false): void {
     if (this.waitingFor(runner.name).length > 0) {
       this.deferred.set(runner.name, event);
       return;
     }
     this.deferred.delete(runner.name);
-    runner.dispatch(event);
+    const spec = runner.spec;
+    const coreGroup = this.deps.coreGroup ?? DEFAULT_CORE_GROUP;
+    this.queuedStarts.set(runner.name, event);
+    this.starts.push({
+      name: runner.name,
+      lane: spec.tenant ?? '',
+      priority: spec.priority,
+      urgent: spec.tenant === undefined && (spec.priority > 0 || spec.groups.includes(coreGroup)),
+      front,
+    });
   }
 
-  /** The `after` services this one is still waiting for. */
+  private dequeue(name: string): void {
+    this.starts.remove(name);
+    this.queuedStarts.delete(name);
+  }
+
+  /** The scheduler gave `name` a start slot. */
+  private launch(name: string): void {
+    const event = this.queuedStarts.get(name);
+    this.queuedStarts.delete(name);
+    const runner = this.runners.get(name);
+    if (event === undefined || runner === undefined || this.shuttingDown || this.desired(name).state !== 'running') {
+      this.starts.release(name);
+      return;
+    }
+    // Dependencies may have gone away while it was queued.
+    if (this.waitingFor(name).length > 0) {
+      this.deferred.set(name, event);
+      this.starts.release(name);
+      return;
+    }
+    runner.dispatch(event);
+    if (runner.publicState !== 'starting') this.starts.release(name);
+  }
+
+  /**
+   * What a start waits for. `after` is ready-gated: every listed service that exists and is
+   * wanted running must be `running` (ready, not just spawned). `requires` is stricter: the
+   * service must exist and be running whatever its desired state. Restarts after a crash do not
+   * wait.
+   */
   waitingFor(name: string): string[] {
     const spec = this.runners.get(name)?.spec;
     if (spec === undefined) return [];
-    return spec.after.filter((dep) => {
+    const after = spec.after.filter((dep) => {
       const r = this.runners.get(dep);
       return r !== undefined && dep !== name && this.desired(dep).state === 'running' && r.publicState !== 'running';
     });
+    const requires = spec.requires.filter((dep) => dep !== name && this.runners.get(dep)?.publicState !== 'running');
+    return [...new Set([...after, ...requires])];
+  }
+
+  /**
+   * `requires`: when a required service stops for good (stopped or failed, not a restart or a
+   * crash that backs off), the services that require it stop too, with the cause `dependency`,
+   * and start again once it runs. Their desired state is not touched.
+   */
+  private stopDependents(service: string): void {
+    for (const runner of this.runners.values()) {
+      if (!runner.spec.requires.includes(service) || this.desired(runner.name).state !== 'running') continue;
+      const cause: Cause = { kind: 'dependency', service };
+      this.dequeue(runner.name);
+      if (!runner.idle || runner.state.phase === 'backoff') runner.dispatch({ type: 'stopRequested', cause });
+      this.deferred.set(runner.name, { type: 'startRequested', cause });
+    }
   }
 
   private releaseDeferred(): void {
@@ -304,7 +413,7 @@ export class Supervisor {
       if (runner === undefined || this.desired(name).state !== 'running') this.deferred.delete(name);
       else if (this.waitingFor(name).length === 0) {
         this.deferred.delete(name);
-        this.enqueue(runner, event);
+        if (runner.idle) this.enqueue(runner, event);
       }
     }
   }
@@ -314,6 +423,7 @@ export class Supervisor {
     const runner = this.runners.get(name);
     if (runner === undefined || !runner.idle) return;
     this.leaving.delete(name);
+    this.dequeue(name);
     runner.dispose();
     this.runners.delete(name);
   }

@@ -330,18 +330,22 @@ describe('loading a folder', () => {
     const dir = freshDir();
     writeFileSync(path.join(dir, 'good.toml'), 'command = ["sleep", "1"]\n');
     writeFileSync(path.join(dir, 'bad.toml'), 'command = ["sleep", "1"]\nrestart = "sometimes"\n');
-    writeFileSync(path.join(dir, 'tmpl@.toml'), 'this is a template for later = [\n');
+    writeFileSync(path.join(dir, 'tmpl@.toml'), 'this is a broken template = [\n');
     writeFileSync(path.join(dir, '.swap.toml'), 'garbage = [\n');
     writeFileSync(path.join(dir, 'notes.txt'), 'not a service\n');
     mkdirSync(path.join(dir, 'sub'));
     writeFileSync(path.join(dir, 'sub', 'nested.toml'), 'command = ["x"]\n');
     const loaded = loadConfigDir(dir);
     assert.deepEqual([...loaded.specs.keys()], ['good']);
-    assert.deepEqual(loaded.files, [path.join(dir, 'bad.toml'), path.join(dir, 'good.toml')]);
+    assert.deepEqual(loaded.files, [path.join(dir, 'bad.toml'), path.join(dir, 'good.toml'), path.join(dir, 'tmpl@.toml')]);
     assert.deepEqual(
-      loaded.errors.map((e) => e.message),
-      [`${path.join(dir, 'bad.toml')}:2: restart: expected one of "always", "on-failure", "never", got "sometimes"`],
+      loaded.errors.map((e) => e.message.replace(/ \(column \d+\)/, '')),
+      [
+        `${path.join(dir, 'bad.toml')}:2: restart: expected one of "always", "on-failure", "never", got "sometimes"`,
+        `${path.join(dir, 'tmpl@.toml')}:1: TOML syntax error: ${loaded.errors[1]?.message.split('TOML syntax error: ')[1]?.replace(/ \(column \d+\)/, '')}`,
+      ],
     );
+    assert.equal(loaded.errors[1]?.code, 'config-syntax');
     assert.equal(loaded.errors[0]!.file, path.join(dir, 'bad.toml'));
     assert.equal(loaded.errors[0]!.line, 2);
   });
