@@ -24,8 +24,8 @@ export interface SpawnRequest {
   rlimits?: Partial<Record<RlimitName, number | 'infinity'>>;
   umask?: number;
   nice?: number;
-  /** A cgroup directory (made by cgroups.ts) the program joins before exec. */
-  cgroup?: string;
+  /** The cgroup directories (made by cgroups.ts; one per v1 hierarchy) the program joins before exec. */
+  cgroup?: string | readonly string[];
   /** Open file descriptors passed to the program as fds 3, 4, … (socket activation). */
   fds?: number[];
 }
