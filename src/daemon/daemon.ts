@@ -3,12 +3,20 @@
  * only place that constructs the dependencies; everything else gets them passed in. Used by
  * `upkeep daemon` (foreground) and `upkeep up DIR` (with a live view), and by the tests.
  */
-import { basename, join } from 'node:path';
-import { loadConfigDir } from '../config/load.js';
+import { createHash } from 'node:crypto';
+import { chmodSync, lchownSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { UpkeepError } from '../errors.js';
-import type { ServiceSpec } from '../config/spec.js';
+import type { RunAs, ServiceSpec } from '../config/spec.js';
 import { listen, type ControlServer } from '../api/server.js';
 import { makeHandler, type ReloadOutcome } from '../api/handlers.js';
+import { ROOT_VIEW, tenantView, type View } from '../api/view.js';
+import { detectCgroups, createServiceCgroup, removeCgroupParent, type CgroupSupport } from '../process/cgroups.js';
+import { shimMissingWarning } from '../process/exec-shim.js';
+import { listenAvailable, openListeners } from '../process/listen-sockets.js';
+import { lookupGroup, lookupUser, type UserEntry } from '../process/users.js';
+import { Catalog } from './catalog.js';
+import { defaultDaemonConfig, type DaemonConfig } from './daemon-config.js';
 import { bootId, groupAlive, groupMembers, isSameProcess, readProcStat, readStartTime } from '../process/identity.js';
 import { runProbe } from '../probes/probe.js';
 import { notifyAvailable, NotifySocket } from '../probes/notify-socket.js';
@@ -22,7 +30,7 @@ import type { EventRecord, Store } from '../store/types.js';
 import { systemClock, type Clock } from '../supervisor/clock.js';
 import { recoverLeftovers } from '../supervisor/recover.js';
 import { Supervisor } from '../supervisor/supervisor.js';
-import { notYetWarning } from './not-yet.js';
+import { serviceEnv } from '../supervisor/launch.js';
 
 export interface DaemonOptions {
   configDir: string;
@@ -34,6 +42,12 @@ export interface DaemonOptions {
   echoEvents?: boolean;
   spawner?: Spawner;
   clock?: Clock;
+  /** The daemon's own settings (--daemon-config): tenant folders, start concurrency, core group. */
+  config?: DaemonConfig;
+  /** Bring up only this group at start (`upkeep daemon --only core`); the rest is held. */
+  only?: string;
+  /** Per-service cgroups (default: where the machine allows). */
+  cgroups?: boolean;
 }
 
 export interface Daemon {
@@ -41,7 +55,9 @@ export interface Daemon {
   readonly store: Store;
   readonly socketPath: string;
   readonly configDir: string;
-  reload(): ReloadOutcome;
+  /** Tenant control sockets by tenant name. */
+  readonly tenantSockets: ReadonlyMap<string, string>;
+  reload(tenant?: string): ReloadOutcome;
   /** Stops every service (cause shutdown) and closes the socket and the store. */
   stop(signal?: string): Promise<void>;
 }
@@ -61,15 +77,30 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const newBoot = store.getMeta('boot_id') !== boot;
   store.setMeta('boot_id', boot);
 
-  const loaded = loadConfigDir(options.configDir);
+  const config = options.config ?? defaultDaemonConfig();
+  const catalog = new Catalog({
+    configDir: options.configDir,
+    tenantPatterns: config.tenants,
+    load: {
+      lookupUser: (name) => toRunAs(lookupUser(name)),
+      lookupGroup: (name) => lookupGroup(name)?.gid,
+      daemonUser: daemonUser(),
+    },
+    userByUid: (uid) => toRunAs(lookupUser(uid)),
+    say,
+  });
+  const loaded = catalog.load(store.desiredEntries().map(([name]) => name));
   for (const err of loaded.errors) say(err.message);
-  for (const spec of loaded.specs.values()) {
-    const warning = notYetWarning(spec);
-    if (warning !== undefined) say(warning);
-  }
+  const tenants = catalog.tenants();
+  // Tenants' processes must reach their notify sockets under the state folder: traverse only.
+  if (tenants.length > 0) chmodSync(options.stateDir, 0o711);
+  const shimWarning = shimMissingWarning();
+  if (shimWarning !== undefined) say(`WARNING: ${shimWarning}`);
+  const cgroups = options.cgroups === false ? undefined : cgroupSupport(options.stateDir, loaded.specs, say);
+  const listenersOk = listenAvailable();
 
   const baseEnv = serviceBaseEnv();
-  const supervisor = new Supervisor({
+  const supervisor: Supervisor = new Supervisor({
     store,
     bootId: boot,
     readStartTime,
@@ -77,19 +108,38 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     clock,
     random: Math.random,
     baseEnv,
+    maxConcurrentStarts: config.maxConcurrentStarts,
+    coreGroup: config.coreGroup,
     openLog: (spec: ServiceSpec) => new LogWriter(join(logDir, `${spec.name}.log`), spec.log),
     groupAlive,
     signalGroup: (pgid, signal) => void signalGroup(pgid, signal),
     pgidOf: (pid) => readProcStat(pid)?.pgrp,
     openNotify: notifyAvailable()
-      ? (service, onMessage) => NotifySocket.open(join(options.stateDir, 'notify', `${service}.sock`), onMessage)
+      ? (service, onMessage) => {
+          const path = join(options.stateDir, 'notify', `${service}.sock`);
+          const socket = NotifySocket.open(path, onMessage);
+          // The folder is root's alone, so the chown cannot be redirected by a planted link.
+          const runAs = supervisor.spec(service)?.runAs;
+          if (runAs !== undefined) lchownSync(path, runAs.uid, runAs.gid);
+          return socket;
+        }
       : undefined,
+    openListeners: listenersOk ? (spec) => openServiceSockets(spec) : undefined,
+    openCgroup:
+      cgroups === undefined
+        ? undefined
+        : (spec) => createServiceCgroup(cgroups, spec.name, { memoryMax: spec.limits.memory, pidsMax: spec.limits.pids }),
     probe: (spec) =>
       runProbe(spec.health as NonNullable<ServiceSpec['health']>, () => ({
-        env: { ...baseEnv, ...spec.environment },
+        // A tenant's check runs as the tenant, with the tenant's environment, never as root.
+        env: serviceEnv(spec, baseEnv, {}),
         directory: spec.directory,
+        ...(spec.runAs === undefined ? {} : { uid: spec.runAs.uid, gid: spec.runAs.gid }),
       })),
   });
+  if (!listenersOk && [...loaded.specs.values()].some((s) => s.socket !== undefined)) {
+    say('WARNING: the listen addon is not built (npm run build:native): [socket] services start without their sockets');
+  }
 
   const recovered = await recoverLeftovers({
     store,
@@ -109,13 +159,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   if (recovered > 0) say(`stopped ${recovered} service(s) left running by a previous daemon`);
 
   const unsubscribe = options.echoEvents === false ? () => undefined : supervisor.subscribe((event) => say(formatEvent(event)));
-  supervisor.boot(loaded.specs, newBoot);
+  supervisor.boot(loaded.specs, newBoot, options.only);
 
   const startedAt = clock.now();
-  const reload = (): ReloadOutcome => {
-    const next = loadConfigDir(options.configDir);
-    const broken = new Set(next.errors.map((e) => basename(e.file, '.toml')));
-    const diff = supervisor.reload(next.specs, broken);
+  const reload = (tenant?: string): ReloadOutcome => {
+    const next = catalog.reload(supervisor.specs(), tenant);
+    const diff = supervisor.reload(next.specs, next.broken);
     for (const err of next.errors) say(`reload: ${err.message}`);
     return {
       added: diff.added.map((s) => s.name),
@@ -126,29 +175,54 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     };
   };
 
-  let server: ControlServer;
+  const ensureService = (name: string): boolean => {
+    const made = catalog.instantiate(name, supervisor.specs());
+    if (made === undefined) return false;
+    if ('errors' in made) throw made.errors[0]!;
+    supervisor.addService(made.spec);
+    return true;
+  };
+  const daemonInfo = (view: View, socket: string) => ({
+    version: VERSION,
+    pid: process.pid,
+    socket,
+    store: store.mode,
+    storeProblem: store.problem,
+    startedAt: new Date(startedAt).toISOString(),
+    ...(view.tenant === undefined
+      ? { configDir: options.configDir, stateDir: options.stateDir, tenants: tenants.length, maxConcurrentStarts: config.maxConcurrentStarts }
+      : { tenant: view.tenant }),
+  });
+  const handlerFor = (view: View, socket: string) =>
+    makeHandler({ supervisor, reload, ensureService, view, logPath: (service) => join(logDir, `${service}.log`), daemonInfo: () => daemonInfo(view, socket) });
+
+  const servers: ControlServer[] = [];
+  const tenantSockets = new Map<string, string>();
   try {
-    server = await listen({
-      socketPath: options.socketPath,
-      peerCredentials,
-      handler: makeHandler({
-        supervisor,
-        reload,
-        logPath: (service) => join(logDir, `${service}.log`),
-        daemonInfo: () => ({
-          version: VERSION,
-          pid: process.pid,
-          configDir: options.configDir,
-          stateDir: options.stateDir,
-          socket: options.socketPath,
-          store: store.mode,
-          storeProblem: store.problem,
-          startedAt: new Date(startedAt).toISOString(),
-        }),
+    servers.push(
+      await listen({
+        socketPath: options.socketPath,
+        peerCredentials,
+        handler: handlerFor(ROOT_VIEW, options.socketPath),
+        onError: (err) => say(`control socket: ${err.message}`),
       }),
-      onError: (err) => say(`control socket: ${err.message}`),
-    });
+    );
+    for (const tenant of tenants) {
+      const socketPath = join(dirname(options.socketPath), 'tenants', `${tenant.user}.sock`);
+      servers.push(
+        await listen({
+          socketPath,
+          peerCredentials,
+          owner: { uid: tenant.uid, gid: tenant.gid },
+          allowedUids: [tenant.uid, 0],
+          handler: handlerFor(tenantView(tenant.user), socketPath),
+          onError: (err) => say(`control socket of ${tenant.user}: ${err.message}`),
+        }),
+      );
+      tenantSockets.set(tenant.user, socketPath);
+    }
   } catch (err) {
+    await Promise.all(servers.map((s) => s.close()));
     await supervisor.shutdown();
     unsubscribe();
     store.close();
@@ -161,13 +235,21 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     store,
     socketPath: options.socketPath,
     configDir: options.configDir,
+    tenantSockets,
     reload,
     stop(signal?: string) {
       stopping ??= (async () => {
-        await server.close();
+        await Promise.all(servers.map((s) => s.close()));
         await supervisor.shutdown(signal);
         unsubscribe();
         store.close();
+        if (cgroups !== undefined) {
+          try {
+            removeCgroupParent(cgroups);
+          } catch {
+            // A process that outlived SIGKILL (uninterruptible sleep) keeps its cgroup.
+          }
+        }
       })();
       return stopping;
     },
@@ -187,6 +269,57 @@ function claimStateDir(store: Store, boot: string, stateDir: string): void {
     });
   }
   store.setMeta('daemon', `${process.pid}:${readStartTime(process.pid) ?? 0}:${boot}`);
+}
+
+function toRunAs(entry: UserEntry | undefined): RunAs | undefined {
+  return entry === undefined
+    ? undefined
+    : { user: entry.name, uid: entry.uid, gid: entry.gid, groups: entry.groups, home: entry.home, shell: entry.shell };
+}
+
+function daemonUser(): { user: string; home: string } {
+  const me = lookupUser(process.getuid?.() ?? 0);
+  return { user: me?.name ?? 'root', home: me?.home ?? '/root' };
+}
+
+/**
+ * The listening sockets of a [socket] service. A tenant's Unix sockets are bound with the
+ * tenant's file-system identity (their folder, their rights, their file); root's may be given
+ * to an owner.
+ */
+function openServiceSockets(spec: ServiceSpec) {
+  const socket = spec.socket!;
+  const options: Parameters<typeof openListeners>[1] = { mode: socket.mode, backlog: socket.backlog };
+  if (spec.tenant !== undefined && spec.runAs !== undefined) {
+    options.uid = spec.runAs.uid;
+    options.gid = spec.runAs.gid;
+  } else if (socket.owner !== undefined) {
+    const [user, group] = socket.owner.split(':');
+    const u = lookupUser(user!);
+    if (u === undefined) throw new UpkeepError('unknown-user', `socket.owner: no user named ${JSON.stringify(user)}`);
+    const gid = group === undefined ? u.gid : lookupGroup(group)?.gid;
+    if (gid === undefined) throw new UpkeepError('unknown-group', `socket.owner: no group named ${JSON.stringify(group)}`);
+    options.owner = { uid: u.uid, gid };
+  }
+  return openListeners(socket.listen, options);
+}
+
+/**
+ * Per-service cgroups where the machine lets the daemon make them, under a parent of this
+ * daemon's own (named after its state folder, so two daemons never share one).
+ */
+function cgroupSupport(stateDir: string, specs: ReadonlyMap<string, ServiceSpec>, say: (line: string) => void) {
+  const parent = `upkeep-${createHash('sha256').update(stateDir).digest('hex').slice(0, 12)}`;
+  const support: CgroupSupport = detectCgroups({ parent });
+  const limited = [...specs.values()].filter((s) => s.limits.memory !== undefined || s.limits.pids !== undefined);
+  if (!support.available) {
+    if (limited.length > 0) {
+      say(`WARNING: memory and pids limits are not applied (${support.reason}): ${limited.map((s) => s.name).join(', ')}`);
+    }
+    return undefined;
+  }
+  for (const note of support.notes) if (limited.length > 0) say(`cgroups: ${note}`);
+  return support;
 }
 
 /** The environment services start from: the daemon's, minus what only concerns the daemon. */

@@ -9,6 +9,7 @@
  * - The record effect goes to `commit`, the one writer of state changes (see supervisor.ts).
  */
 import type { ServiceSpec } from '../config/spec.js';
+import { serviceEnv, spawnRequest } from './launch.js';
 import type { Spawner } from '../process/spawner.js';
 import type { PublicState } from '../store/types.js';
 import type { Cause } from './causes.js';
@@ -54,6 +55,28 @@ export interface DriverDeps {
   probe?(spec: ServiceSpec): Promise<{ ok: boolean; output: string; latencyMs: number }>;
   /** Listeners for live output (logs -f). */
   onOutput?(service: string, stream: 'out' | 'err', chunk: Buffer): void;
+  /**
+   * Opens the listening sockets of a service with [socket] (process/listen-sockets.ts in the
+   * daemon). Throws an error with an errno `code` when an address cannot be bound.
+   */
+  openListeners?(spec: ServiceSpec): ServiceSockets;
+  /** The service's cgroup (process/cgroups.ts in the daemon), or undefined where there is none. */
+  openCgroup?(spec: ServiceSpec): ServiceCgroupHandle | undefined;
+}
+
+/** Listening sockets held by the daemon across the service's restarts. */
+export interface ServiceSockets {
+  readonly fds: readonly number[];
+  /** Fires once when a client connects (nothing is accepted); returns a cancel. */
+  onceReadable(cb: () => void): () => void;
+  close(): void;
+}
+
+export interface ServiceCgroupHandle {
+  readonly dirs: readonly string[];
+  pids(): number[];
+  kill(signal: NodeJS.Signals): number;
+  remove(): void;
 }
 
 /** What the driver acts on in an sd_notify message (see probes/notify-socket.ts). */
@@ -88,6 +111,9 @@ export class ServiceRunner {
   private probeTimer: TimerHandle | null = null;
   private notify: { path: string; close(): void } | undefined | null = null;
   private probeRound = 0;
+  private sockets: ServiceSockets | undefined;
+  private cancelActivation: (() => void) | undefined;
+  private cgroup: ServiceCgroupHandle | undefined | null = null;
   /** The last sd_notify STATUS= text of the service. */
   notifyStatus: string | null = null;
   /** The last sd_notify ERRNO= of the current run. */
@@ -149,8 +175,77 @@ export class ServiceRunner {
     this.setProbes(false);
     this.notify?.close();
     this.notify = null;
+    this.closeSockets();
+    this.removeCgroup();
     this.log?.close();
     this.log = null;
+  }
+
+  /**
+   * Socket activation, lazy: binds the sockets (kept until closeSockets) and calls
+   * `onConnection` once a client connects. False when the sockets cannot be opened: the caller
+   * starts the service at once, and the spawn reports the error (and backs off).
+   */
+  armActivation(onConnection: () => void): boolean {
+    try {
+      const sockets = this.ensureSockets();
+      if (sockets === undefined) return false;
+      this.cancelActivation?.();
+      this.cancelActivation = sockets.onceReadable(() => {
+        this.cancelActivation = undefined;
+        this.openLog().note('first connection: starting');
+        onConnection();
+      });
+      return true;
+    } catch (err) {
+      this.openLog().note(`cannot listen: ${(err as Error).message}`);
+      return false;
+    }
+  }
+
+  /** Whether the service waits for its first connection. */
+  get awaitingConnection(): boolean {
+    return this.cancelActivation !== undefined;
+  }
+
+  /** Closes the listening sockets (the service is stopped for good, or its addresses changed). */
+  closeSockets(): void {
+    this.cancelActivation?.();
+    this.cancelActivation = undefined;
+    this.sockets?.close();
+    this.sockets = undefined;
+  }
+
+  private ensureSockets(): ServiceSockets | undefined {
+    if (this.spec.socket === undefined || this.deps.openListeners === undefined) return undefined;
+    this.sockets ??= this.deps.openListeners(this.spec);
+    return this.sockets;
+  }
+
+  private openCgroup(): ServiceCgroupHandle | undefined {
+    if (this.cgroup === null) {
+      try {
+        this.cgroup = this.deps.openCgroup?.(this.spec);
+      } catch (err) {
+        this.openLog().note(`no cgroup for this service: ${(err as Error).message}`);
+        this.cgroup = undefined;
+      }
+    }
+    return this.cgroup;
+  }
+
+  private removeCgroup(): void {
+    try {
+      this.cgroup?.remove();
+    } catch {
+      // Still has processes (a stuck one): left for the next daemon's recovery to find.
+    }
+    this.cgroup = null;
+  }
+
+  /** The process group, or anything left in the service's cgroup (processes that left the group). */
+  private groupAlive(pgid: number): boolean {
+    return this.deps.groupAlive(pgid) || (this.cgroup?.pids().length ?? 0) > 0;
   }
 
   private run(effect: Effect): void {
@@ -211,13 +306,26 @@ export class ServiceRunner {
     const spec = this.spec;
     const log = this.openLog();
     const current = () => generation === this.generation;
+    let sockets: ServiceSockets | undefined;
+    try {
+      sockets = this.ensureSockets();
+    } catch (err) {
+      // ListenError carries the errno apart from its own code; plain errors carry it as code.
+      const e = err as Error & { code?: string; errno?: unknown };
+      const errno = typeof e.errno === 'string' ? e.errno : (e.code ?? 'EUNKNOWN');
+      log.note(`could not start: ${e.message}`);
+      this.dispatch({ type: 'spawnFailed', errno, message: e.message });
+      return;
+    }
+    this.cancelActivation?.();
+    this.cancelActivation = undefined;
+    const extras = {
+      notifyPath: this.openNotify(),
+      sockets: sockets === undefined ? undefined : { fds: sockets.fds, names: spec.socket?.names ?? [] },
+      cgroup: this.openCgroup()?.dirs,
+    };
     this.deps.spawner.spawn(
-      {
-        command: spec.command,
-        directory: spec.directory,
-        env: this.serviceEnv(),
-        ...(spec.watchdogMs === undefined ? {} : { pidEnv: ['WATCHDOG_PID'] }),
-      },
+      spawnRequest(spec, serviceEnv(spec, this.deps.baseEnv, extras), extras),
       {
         done: (outcome) => {
           if (!current()) return;
@@ -237,22 +345,13 @@ export class ServiceRunner {
         onExit: (code, signal) => {
           if (!current()) return;
           const pid = this.state.pid;
-          const groupAlive = pid !== null && this.deps.groupAlive(pid);
+          const groupAlive = pid !== null && this.groupAlive(pid);
           if (!groupAlive) this.deps.trackInstance(this.name, null);
           log.note(signal === null ? `pid ${pid} exited with code ${code}` : `pid ${pid} killed by ${signal}`);
           this.dispatch({ type: 'exited', code, signal, groupAlive });
         },
       },
     );
-  }
-
-  /** The daemon's base environment, the service's own, then what the protocols need. */
-  private serviceEnv(): Record<string, string> {
-    const env: Record<string, string> = { ...this.deps.baseEnv, ...this.spec.environment };
-    if (this.spec.watchdogMs !== undefined) env.WATCHDOG_USEC = String(this.spec.watchdogMs * 1000);
-    const notifyPath = this.openNotify();
-    if (notifyPath !== undefined) env.NOTIFY_SOCKET = notifyPath;
-    return env;
   }
 
   /** One socket per service, kept across its restarts: a datagram on it can only be about it. */
@@ -292,6 +391,8 @@ export class ServiceRunner {
   private signal(pgid: number, signal: string): void {
     try {
       this.deps.signalGroup(pgid, signal);
+      // Processes that left the group (setsid) are still in the cgroup: they get it too.
+      if (this.cgroup) this.cgroup.kill(signal as NodeJS.Signals);
     } catch (err) {
       // EPERM: the group now belongs to someone else; nothing more we can do than say so.
       this.openLog().note(`cannot send ${signal} to process group ${pgid}: ${(err as Error).message}`);
@@ -307,7 +408,7 @@ export class ServiceRunner {
     this.groupCheck = this.deps.clock.after(ms, () => {
       this.groupCheck = null;
       if (this.state.pid !== pid) return;
-      if (this.deps.groupAlive(pid)) {
+      if (this.groupAlive(pid)) {
         this.watchGroup(round + 1);
         return;
       }

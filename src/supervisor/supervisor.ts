@@ -50,6 +50,8 @@ export interface StatusEntry {
   tenant: string | null;
   /** For a template instance: the template name and the instance. */
   template: { name: string; instance: string } | null;
+  /** Socket activation: the sockets are bound and the service starts on the first connection. */
+  listening: boolean;
   /** The service's own words: the last sd_notify STATUS=. */
   status: string | null;
   /** Last health probe of the current run, when the service has a [health] check. */
@@ -161,8 +163,24 @@ export class Supervisor {
         this.held.add(spec.name);
         continue;
       }
-      this.enqueue(runner, { type: 'startRequested', cause: { kind: 'boot', enabled: desired.enabled } });
+      this.startOrListen(runner, { type: 'startRequested', cause: { kind: 'boot', enabled: desired.enabled } });
     }
+  }
+
+  /**
+   * Lazy socket activation: bind the service's sockets and start it on the first connection.
+   * Everything else (and a service whose sockets cannot be bound) goes to the start queue.
+   */
+  private startOrListen(runner: ServiceRunner, event: StartEvent): void {
+    if (runner.spec.socket?.activate === 'lazy') {
+      const armed = runner.armActivation(() => {
+        if (!this.shuttingDown && this.runners.get(runner.name) === runner && this.desired(runner.name).state === 'running') {
+          this.enqueue(runner, event, true);
+        }
+      });
+      if (armed) return;
+    }
+    this.enqueue(runner, event);
   }
 
   /** A service that appears at run time: an instance of a template (`upkeep start web@3`). */
@@ -199,11 +217,13 @@ export class Supervisor {
     for (const spec of diff.added) {
       const runner = this.addRunner(spec);
       if (this.desired(spec.name).state === 'running') {
-        this.enqueue(runner, { type: 'startRequested', cause: { kind: 'config', change: 'added', file: spec.file } });
+        this.startOrListen(runner, { type: 'startRequested', cause: { kind: 'config', change: 'added', file: spec.file } });
       }
     }
     for (const spec of diff.changed) {
       const runner = this.runners.get(spec.name) as ServiceRunner;
+      // New addresses: the old sockets go, the next start binds the new ones.
+      if (JSON.stringify(runner.spec.socket) !== JSON.stringify(spec.socket)) runner.closeSockets();
       runner.spec = spec;
       if (!runner.idle || runner.state.phase === 'backoff') {
         runner.dispatch({ type: 'restartRequested', cause: { kind: 'config', change: 'changed', file: spec.file } });
@@ -212,6 +232,7 @@ export class Supervisor {
     for (const name of diff.removed) {
       const runner = this.runners.get(name) as ServiceRunner;
       this.leaving.add(name);
+      runner.closeSockets();
       runner.dispatch({ type: 'stopRequested', cause: { kind: 'config', change: 'removed', file: runner.spec.file } });
       void runner.whenIdle().then(() => this.dropIfLeaving(name));
     }
@@ -232,6 +253,8 @@ export class Supervisor {
     this.held.delete(name);
     this.dequeue(name);
     runner.dispatch({ type: 'stopRequested', cause });
+    // An admin stop is for good: clients are refused rather than left waiting in the backlog.
+    runner.closeSockets();
     // Whoever waited for this one no longer has to.
     if (this.deferred.size > 0) this.releaseDeferred();
   }
@@ -305,6 +328,7 @@ export class Supervisor {
           held: this.held.has(name),
           tenant: runner.spec.tenant ?? null,
           template: runner.spec.template ?? null,
+          listening: runner.awaitingConnection,
           health:
             s.lastProbe === null
               ? null

@@ -15,8 +15,11 @@ export async function control(cmd: 'start' | 'stop' | 'restart' | 'enable' | 'di
     cmd === 'enable' || cmd === 'disable'
       ? { cmd, names: positionals }
       : { cmd, names: positionals, reason: values.reason as string | undefined };
-  const result = (await call(request, { socketPath })) as { services: StatusEntry[] };
+  const result = (await call(request, { socketPath })) as { services: StatusEntry[]; forgotten?: string[] };
   if (values.json) io.out(JSON.stringify(result.services, null, 2));
-  else io.out(renderStatus(result.services));
+  else {
+    if (result.services.length > 0) io.out(renderStatus(result.services));
+    for (const name of result.forgotten ?? []) io.out(`${name}: stopped instance forgotten (upkeep start ${name} makes it again)`);
+  }
   return EXIT_OK;
 }

@@ -15,6 +15,11 @@ export function renderStatus(services: StatusEntry[], now = Date.now()): string 
 
 function stateLabel(s: StatusEntry): string {
   if (s.desired === 'stopped' && s.state !== 'stopped') return `${s.state} (stop wanted)`;
+  if (s.state === 'stopped' && s.desired === 'running') {
+    if (s.queued !== null) return `queued #${s.queued}`;
+    if (s.listening) return 'listening';
+    if (s.held) return 'held';
+  }
   if (s.desired === 'running' && (s.state === 'stopped' || s.state === 'failed')) return `${s.state}*`;
   return s.state;
 }
@@ -22,8 +27,10 @@ function stateLabel(s: StatusEntry): string {
 function detail(s: StatusEntry, now: number): string {
   const parts: string[] = [];
   if (s.waitingFor.length > 0) parts.push(`waiting for ${s.waitingFor.join(', ')} to be ready`);
+  if (s.listening) parts.push('sockets bound; starts on the first connection');
+  if (s.held) parts.push('held by `daemon --only`; upkeep start releases it');
   if (s.state === 'backoff' && s.nextAttemptAt !== null) parts.push(`next attempt ${inFuture(s.nextAttemptAt, now)}`);
-  if (s.why !== null && s.state !== 'running') parts.push(s.why);
+  if (s.why !== null && s.state !== 'running' && s.queued === null) parts.push(s.why);
   if (s.health !== null && (s.state === 'running' || s.state === 'starting')) {
     const latency = s.health.latencyMs === null ? '' : ` ${Math.round(s.health.latencyMs)}ms`;
     parts.push(`${s.health.ok ? 'healthy' : 'unhealthy'}${latency}${s.health.ok ? '' : `: ${s.health.output}`}`);
