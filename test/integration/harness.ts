@@ -69,21 +69,27 @@ export class Project {
   }
 
   /** Starts `upkeep daemon` in its own process group and waits until it answers. */
-  async startDaemon(): Promise<ChildProcess> {
-    const child = spawn(process.execPath, [BIN, 'daemon', '--config', this.config, '--state', this.state, '--socket', this.socket], {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  async startDaemon(extraArgs: string[] = [], env: NodeJS.ProcessEnv = process.env, timeoutMs = 10_000): Promise<ChildProcess> {
+    const args = [BIN, 'daemon', '--config', this.config, '--state', this.state, '--socket', this.socket, ...extraArgs];
+    const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
     this.daemons.push(child);
     if (child.pid !== undefined) this.pgids.add(child.pid);
     child.stdout?.on('data', (d: Buffer) => (this.daemonOutput += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (this.daemonOutput += d.toString()));
-    await waitFor(async () => (await this.cli('status', '--json')).code === 0, 10_000, () => `daemon did not come up:\n${this.daemonOutput}`);
+    await waitFor(async () => (await this.cli('status', '--json')).code === 0, timeoutMs, () => `daemon did not come up:\n${this.daemonOutput}`);
     return child;
   }
 
   async cli(...args: string[]): Promise<CliResult> {
-    const child = spawn(process.execPath, [BIN, ...args, '--socket', this.socket], { stdio: ['ignore', 'pipe', 'pipe'] });
+    return this.cliAs({}, ...args);
+  }
+
+  /** The CLI as another user (uid/gid) and/or on another socket (a tenant's). */
+  async cliAs(as: { uid?: number; gid?: number; socket?: string }, ...args: string[]): Promise<CliResult> {
+    const child = spawn(process.execPath, [BIN, ...args, '--socket', as.socket ?? this.socket], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(as.uid === undefined ? {} : { uid: as.uid, gid: as.gid ?? as.uid, cwd: '/' }),
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
