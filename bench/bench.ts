@@ -4,7 +4,10 @@
  * `status --json` (in-process client and the CLI as a user runs it) and the time to stop all.
  * Prints a markdown table row set and a JSON line; no figure is asserted anywhere.
  *
- * Options (env): BENCH_N (1000), BENCH_IDLE_S (30), BENCH_SAMPLES (30).
+ * Then the tenants' storm (bench/tenants.ts): the same N in BENCH_TENANTS tenants of 3 services
+ * each (needs root: it makes real users), and the liveness figures (bench/liveness.ts).
+ *
+ * Options (env): BENCH_N (1000), BENCH_IDLE_S (30), BENCH_SAMPLES (30), BENCH_TENANTS (300; 0 skips).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { call } from '../src/api/client.js';
 import { cpuTicks, sleep, type Event, type Status } from './util.js';
 import { probeCpu, watchdogRestart } from './liveness.js';
+import { tenantStorm } from './tenants.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = join(ROOT, 'bin', 'upkeep.js');
@@ -171,6 +175,21 @@ async function main(): Promise<void> {
       `${results.idle_cpu_pct} % | ${results.status_ms} / ${results.status_cli_ms} ms | ${results.stop_all_s} s |`,
   );
   console.log(JSON.stringify(results));
+
+  const tenants = Number(process.env.BENCH_TENANTS ?? 300);
+  if (tenants > 0 && process.getuid?.() === 0) {
+    progress(`tenants: ${N} services, ${tenants} tenants x 3`);
+    const storm = await tenantStorm(BIN, N, tenants, 3);
+    const ratio = round(storm.startS / Number(results.start_all_s), 2);
+    console.log('');
+    console.log(`| N in tenants | start all (ratio to the plain start above) | last tenant's first start (share of the storm; fair order of equal starts) | daemon PSS |`);
+    console.log('|---|---|---|---|');
+    console.log(
+      `| ${N} = ${tenants} x 3 + ${N - tenants * 3} own | ${round(storm.startS, 2)} s (${ratio}x) | ` +
+        `${round(storm.lastTenantFirstStartS, 2)} s (${round(storm.lastTenantFirstShare * 100, 1)} %; ${round(storm.fairShare * 100, 1)} %) | ${round(storm.pssMib, 1)} MiB |`,
+    );
+    console.log(JSON.stringify({ tenants, tenant_start_s: round(storm.startS, 2), tenant_start_ratio: ratio, last_tenant_first_share: round(storm.lastTenantFirstShare, 3), fair_share: round(storm.fairShare, 3), tenant_pss_mib: round(storm.pssMib, 1) }));
+  }
 
   progress('liveness: watchdog restart after SIGSTOP');
   const dog = await watchdogRestart(BIN, join(ROOT, 'test', 'fixtures', 'watchdog.py'), 5);
