@@ -166,6 +166,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const next = catalog.reload(supervisor.specs(), tenant);
     const diff = supervisor.reload(next.specs, next.broken);
     for (const err of next.errors) say(`reload: ${err.message}`);
+    if (tenant === undefined) void syncTenantSockets();
     return {
       added: diff.added.map((s) => s.name),
       removed: diff.removed,
@@ -198,6 +199,37 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   const servers: ControlServer[] = [];
   const tenantSockets = new Map<string, string>();
+  const tenantServers = new Map<string, ControlServer>();
+  const openTenantSocket = async (tenant: RunAs): Promise<void> => {
+    const socketPath = join(dirname(options.socketPath), 'tenants', `${tenant.user}.sock`);
+    const server = await listen({
+      socketPath,
+      peerCredentials,
+      owner: { uid: tenant.uid, gid: tenant.gid },
+      allowedUids: [tenant.uid, 0],
+      handler: handlerFor(tenantView(tenant.user), socketPath),
+      onError: (err) => say(`control socket of ${tenant.user}: ${err.message}`),
+    });
+    tenantServers.set(tenant.user, server);
+    tenantSockets.set(tenant.user, socketPath);
+  };
+  /** After a reload: sockets for tenants that appeared, none for tenants whose folder went. */
+  let syncing = Promise.resolve();
+  const syncTenantSockets = (): Promise<void> =>
+    (syncing = syncing.then(async () => {
+      const now = new Map(catalog.tenants().map((t) => [t.user, t]));
+      if (now.size > 0) chmodSync(options.stateDir, 0o711);
+      for (const [user, server] of tenantServers) {
+        if (now.has(user)) continue;
+        tenantServers.delete(user);
+        tenantSockets.delete(user);
+        await server.close();
+      }
+      for (const [user, tenant] of now) {
+        if (tenantServers.has(user)) continue;
+        await openTenantSocket(tenant).catch((err: Error) => say(`control socket of ${user}: ${err.message}`));
+      }
+    }));
   try {
     servers.push(
       await listen({
@@ -207,22 +239,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         onError: (err) => say(`control socket: ${err.message}`),
       }),
     );
-    for (const tenant of tenants) {
-      const socketPath = join(dirname(options.socketPath), 'tenants', `${tenant.user}.sock`);
-      servers.push(
-        await listen({
-          socketPath,
-          peerCredentials,
-          owner: { uid: tenant.uid, gid: tenant.gid },
-          allowedUids: [tenant.uid, 0],
-          handler: handlerFor(tenantView(tenant.user), socketPath),
-          onError: (err) => say(`control socket of ${tenant.user}: ${err.message}`),
-        }),
-      );
-      tenantSockets.set(tenant.user, socketPath);
-    }
+    for (const tenant of tenants) await openTenantSocket(tenant);
   } catch (err) {
-    await Promise.all(servers.map((s) => s.close()));
+    await Promise.all([...servers, ...tenantServers.values()].map((s) => s.close()));
     await supervisor.shutdown();
     unsubscribe();
     store.close();
@@ -239,7 +258,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     reload,
     stop(signal?: string) {
       stopping ??= (async () => {
-        await Promise.all(servers.map((s) => s.close()));
+        await syncing;
+        await Promise.all([...servers, ...tenantServers.values()].map((s) => s.close()));
         await supervisor.shutdown(signal);
         unsubscribe();
         store.close();

@@ -15,6 +15,7 @@ const tag = suffix();
 const project = new Project();
 let alice: TestUser;
 let bob: TestUser;
+let carol: TestUser | undefined;
 let extraGroup: { name: string; gid: number };
 let aliceSocket: string;
 let bobSocket: string;
@@ -61,7 +62,7 @@ before(async () => {
 
 after(async () => {
   await project.cleanup();
-  for (const u of [alice, bob]) if (u !== undefined) removeUser(u.name);
+  for (const u of [alice, bob, carol]) if (u !== undefined) removeUser(u.name);
   removeGroup(extraGroup.name);
 });
 
@@ -156,6 +157,21 @@ describe('tenants', () => {
     assert.equal(s.cause?.errno, 'EACCES');
     assert.deepEqual(readdirSync(rootOnly), ['secret.toml']);
     assert.equal(existsSync(join(rootOnly, 'app.sock')), false);
+  });
+
+  test('a tenant folder that appears is picked up by a reload, with its socket', async () => {
+    carol = makeUser(`upk-c-${tag}`, join(project.dir, 'home'));
+    writeAs(carol, 'app.toml', SHOW_IDENTITY);
+    const r = await project.cli('reload');
+    assert.equal(r.code, 1, 'alice still has broken files, and reload says so');
+    assert.match(r.stderr, /evil\.toml:2: user/);
+    const s = await project.running(`${carol.name}/app`);
+    assert.ok(s.pid !== null);
+    const socket = join(project.dir, 'tenants', `${carol.name}.sock`);
+    await waitFor(() => existsSync(socket), 5000, () => 'no socket for the new tenant');
+    const mine = await project.cliAs({ uid: carol.uid, gid: carol.gid, socket }, 'status', '--json');
+    assert.equal(mine.code, 0, mine.stderr);
+    assert.deepEqual((JSON.parse(mine.stdout) as StatusEntry[]).map((e) => e.name), ['app']);
   });
 
   test('template instances: start NAME@X makes a durable instance that survives a daemon restart', async () => {
