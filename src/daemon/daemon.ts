@@ -3,7 +3,6 @@
  * only place that constructs the dependencies; everything else gets them passed in. Used by
  * `upkeep daemon` (foreground) and `upkeep up DIR` (with a live view), and by the tests.
  */
-import { createHash } from 'node:crypto';
 import { chmodSync, lchownSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UpkeepError } from '../errors.js';
@@ -11,10 +10,11 @@ import type { RunAs, ServiceSpec } from '../config/spec.js';
 import { listen, type ControlServer } from '../api/server.js';
 import { makeHandler, type ReloadOutcome } from '../api/handlers.js';
 import { ROOT_VIEW, tenantView, type View } from '../api/view.js';
-import { detectCgroups, createServiceCgroup, removeCgroupParent, type CgroupSupport } from '../process/cgroups.js';
+import { createServiceCgroup, removeCgroupParent } from '../process/cgroups.js';
 import { shimMissingWarning } from '../process/exec-shim.js';
-import { listenAvailable, openListeners } from '../process/listen-sockets.js';
-import { lookupGroup, lookupUser, type UserEntry } from '../process/users.js';
+import { listenAvailable } from '../process/listen-sockets.js';
+import { lookupGroup, lookupUser } from '../process/users.js';
+import { cgroupSupport, daemonUser, openServiceSockets, serviceBaseEnv, toRunAs } from './service-os.js';
 import { Catalog } from './catalog.js';
 import { defaultDaemonConfig, type DaemonConfig } from './daemon-config.js';
 import { bootId, groupAlive, groupMembers, isSameProcess, readProcStat, readStartTime } from '../process/identity.js';
@@ -289,67 +289,6 @@ function claimStateDir(store: Store, boot: string, stateDir: string): void {
     });
   }
   store.setMeta('daemon', `${process.pid}:${readStartTime(process.pid) ?? 0}:${boot}`);
-}
-
-function toRunAs(entry: UserEntry | undefined): RunAs | undefined {
-  return entry === undefined
-    ? undefined
-    : { user: entry.name, uid: entry.uid, gid: entry.gid, groups: entry.groups, home: entry.home, shell: entry.shell };
-}
-
-function daemonUser(): { user: string; home: string } {
-  const me = lookupUser(process.getuid?.() ?? 0);
-  return { user: me?.name ?? 'root', home: me?.home ?? '/root' };
-}
-
-/**
- * The listening sockets of a [socket] service. A tenant's Unix sockets are bound with the
- * tenant's file-system identity (their folder, their rights, their file); root's may be given
- * to an owner.
- */
-function openServiceSockets(spec: ServiceSpec) {
-  const socket = spec.socket!;
-  const options: Parameters<typeof openListeners>[1] = { mode: socket.mode, backlog: socket.backlog };
-  if (spec.tenant !== undefined && spec.runAs !== undefined) {
-    options.uid = spec.runAs.uid;
-    options.gid = spec.runAs.gid;
-  } else if (socket.owner !== undefined) {
-    const [user, group] = socket.owner.split(':');
-    const u = lookupUser(user!);
-    if (u === undefined) throw new UpkeepError('unknown-user', `socket.owner: no user named ${JSON.stringify(user)}`);
-    const gid = group === undefined ? u.gid : lookupGroup(group)?.gid;
-    if (gid === undefined) throw new UpkeepError('unknown-group', `socket.owner: no group named ${JSON.stringify(group)}`);
-    options.owner = { uid: u.uid, gid };
-  }
-  return openListeners(socket.listen, options);
-}
-
-/**
- * Per-service cgroups where the machine lets the daemon make them, under a parent of this
- * daemon's own (named after its state folder, so two daemons never share one).
- */
-function cgroupSupport(stateDir: string, specs: ReadonlyMap<string, ServiceSpec>, say: (line: string) => void) {
-  const parent = `upkeep-${createHash('sha256').update(stateDir).digest('hex').slice(0, 12)}`;
-  const support: CgroupSupport = detectCgroups({ parent });
-  const limited = [...specs.values()].filter((s) => s.limits.memory !== undefined || s.limits.pids !== undefined);
-  if (!support.available) {
-    if (limited.length > 0) {
-      say(`WARNING: memory and pids limits are not applied (${support.reason}): ${limited.map((s) => s.name).join(', ')}`);
-    }
-    return undefined;
-  }
-  for (const note of support.notes) if (limited.length > 0) say(`cgroups: ${note}`);
-  return support;
-}
-
-/** The environment services start from: the daemon's, minus what only concerns the daemon. */
-function serviceBaseEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined || k === 'UPKEEP_SOCKET' || k === 'NOTIFY_SOCKET' || k.startsWith('LISTEN_')) continue;
-    env[k] = v;
-  }
-  return env;
 }
 
 export function formatEvent(event: EventRecord): string {

@@ -10,6 +10,9 @@
  */
 import type { ServiceSpec } from '../config/spec.js';
 import { serviceEnv, spawnRequest } from './launch.js';
+import { ServiceResources, type ServiceCgroupHandle, type ServiceSockets } from './resources.js';
+
+export type { ServiceCgroupHandle, ServiceSockets } from './resources.js';
 import type { Spawner } from '../process/spawner.js';
 import type { PublicState } from '../store/types.js';
 import type { Cause } from './causes.js';
@@ -64,21 +67,6 @@ export interface DriverDeps {
   openCgroup?(spec: ServiceSpec): ServiceCgroupHandle | undefined;
 }
 
-/** Listening sockets held by the daemon across the service's restarts. */
-export interface ServiceSockets {
-  readonly fds: readonly number[];
-  /** Fires once when a client connects (nothing is accepted); returns a cancel. */
-  onceReadable(cb: () => void): () => void;
-  close(): void;
-}
-
-export interface ServiceCgroupHandle {
-  readonly dirs: readonly string[];
-  pids(): number[];
-  kill(signal: NodeJS.Signals): number;
-  remove(): void;
-}
-
 /** What the driver acts on in an sd_notify message (see probes/notify-socket.ts). */
 export interface NotifyFields {
   ready?: true;
@@ -111,9 +99,7 @@ export class ServiceRunner {
   private probeTimer: TimerHandle | null = null;
   private notify: { path: string; close(): void } | undefined | null = null;
   private probeRound = 0;
-  private sockets: ServiceSockets | undefined;
-  private cancelActivation: (() => void) | undefined;
-  private cgroup: ServiceCgroupHandle | undefined | null = null;
+  private readonly resources: ServiceResources;
   /** The last sd_notify STATUS= text of the service. */
   notifyStatus: string | null = null;
   /** The last sd_notify ERRNO= of the current run. */
@@ -125,6 +111,7 @@ export class ServiceRunner {
     this.spec = spec;
     this.deps = deps;
     this.state = initialState(deps.clock.now());
+    this.resources = new ServiceResources(() => this.spec, deps, (text) => this.openLog().note(text));
   }
 
   get name(): string {
@@ -175,77 +162,27 @@ export class ServiceRunner {
     this.setProbes(false);
     this.notify?.close();
     this.notify = null;
-    this.closeSockets();
-    this.removeCgroup();
+    this.resources.dispose();
     this.log?.close();
     this.log = null;
   }
 
-  /**
-   * Socket activation, lazy: binds the sockets (kept until closeSockets) and calls
-   * `onConnection` once a client connects. False when the sockets cannot be opened: the caller
-   * starts the service at once, and the spawn reports the error (and backs off).
-   */
+  /** Socket activation, lazy: see ServiceResources.armActivation. */
   armActivation(onConnection: () => void): boolean {
-    try {
-      const sockets = this.ensureSockets();
-      if (sockets === undefined) return false;
-      this.cancelActivation?.();
-      this.cancelActivation = sockets.onceReadable(() => {
-        this.cancelActivation = undefined;
-        this.openLog().note('first connection: starting');
-        onConnection();
-      });
-      return true;
-    } catch (err) {
-      this.openLog().note(`cannot listen: ${(err as Error).message}`);
-      return false;
-    }
+    return this.resources.armActivation(onConnection);
   }
 
-  /** Whether the service waits for its first connection. */
   get awaitingConnection(): boolean {
-    return this.cancelActivation !== undefined;
+    return this.resources.awaitingConnection;
   }
 
-  /** Closes the listening sockets (the service is stopped for good, or its addresses changed). */
   closeSockets(): void {
-    this.cancelActivation?.();
-    this.cancelActivation = undefined;
-    this.sockets?.close();
-    this.sockets = undefined;
-  }
-
-  private ensureSockets(): ServiceSockets | undefined {
-    if (this.spec.socket === undefined || this.deps.openListeners === undefined) return undefined;
-    this.sockets ??= this.deps.openListeners(this.spec);
-    return this.sockets;
-  }
-
-  private openCgroup(): ServiceCgroupHandle | undefined {
-    if (this.cgroup === null) {
-      try {
-        this.cgroup = this.deps.openCgroup?.(this.spec);
-      } catch (err) {
-        this.openLog().note(`no cgroup for this service: ${(err as Error).message}`);
-        this.cgroup = undefined;
-      }
-    }
-    return this.cgroup;
-  }
-
-  private removeCgroup(): void {
-    try {
-      this.cgroup?.remove();
-    } catch {
-      // Still has processes (a stuck one): left for the next daemon's recovery to find.
-    }
-    this.cgroup = null;
+    this.resources.closeSockets();
   }
 
   /** The process group, or anything left in the service's cgroup (processes that left the group). */
   private groupAlive(pgid: number): boolean {
-    return this.deps.groupAlive(pgid) || (this.cgroup?.pids().length ?? 0) > 0;
+    return this.deps.groupAlive(pgid) || this.resources.cgroupHasProcesses();
   }
 
   private run(effect: Effect): void {
@@ -308,7 +245,7 @@ export class ServiceRunner {
     const current = () => generation === this.generation;
     let sockets: ServiceSockets | undefined;
     try {
-      sockets = this.ensureSockets();
+      sockets = this.resources.socketsForRun();
     } catch (err) {
       // ListenError carries the errno apart from its own code; plain errors carry it as code.
       const e = err as Error & { code?: string; errno?: unknown };
@@ -317,12 +254,10 @@ export class ServiceRunner {
       this.dispatch({ type: 'spawnFailed', errno, message: e.message });
       return;
     }
-    this.cancelActivation?.();
-    this.cancelActivation = undefined;
     const extras = {
       notifyPath: this.openNotify(),
       sockets: sockets === undefined ? undefined : { fds: sockets.fds, names: spec.socket?.names ?? [] },
-      cgroup: this.openCgroup()?.dirs,
+      cgroup: this.resources.cgroup()?.dirs,
     };
     this.deps.spawner.spawn(
       spawnRequest(spec, serviceEnv(spec, this.deps.baseEnv, extras), extras),
@@ -392,7 +327,7 @@ export class ServiceRunner {
     try {
       this.deps.signalGroup(pgid, signal);
       // Processes that left the group (setsid) are still in the cgroup: they get it too.
-      if (this.cgroup) this.cgroup.kill(signal as NodeJS.Signals);
+      this.resources.signalCgroup(signal as NodeJS.Signals);
     } catch (err) {
       // EPERM: the group now belongs to someone else; nothing more we can do than say so.
       this.openLog().note(`cannot send ${signal} to process group ${pgid}: ${(err as Error).message}`);
