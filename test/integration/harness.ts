@@ -85,9 +85,12 @@ export class Project {
   }
 
   /** The CLI as another user (uid/gid) and/or on another socket (a tenant's). */
-  async cliAs(as: { uid?: number; gid?: number; socket?: string }, ...args: string[]): Promise<CliResult> {
-    const child = spawn(process.execPath, [BIN, ...args, '--socket', as.socket ?? this.socket], {
+  async cliAs(as: { uid?: number; gid?: number; socket?: string | null; env?: NodeJS.ProcessEnv }, ...args: string[]): Promise<CliResult> {
+    // socket null: no --socket, the CLI finds the caller's socket by itself.
+    const socketArgs = as.socket === null ? [] : ['--socket', as.socket ?? this.socket];
+    const child = spawn(process.execPath, [BIN, ...args, ...socketArgs], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      ...(as.env === undefined ? {} : { env: as.env }),
       ...(as.uid === undefined ? {} : { uid: as.uid, gid: as.gid ?? as.uid, cwd: '/' }),
     });
     let stdout = '';

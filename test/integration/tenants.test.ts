@@ -42,6 +42,7 @@ before(async () => {
   writeFileSync(join(rootOnly, 'secret.toml'), 'command = ["/bin/cat", "/etc/shadow"]\n');
 
   project.write('web.toml', 'command = ["/bin/sleep", "1000"]\n');
+  project.write('as-alice.toml', `${SHOW_IDENTITY}user = "${alice.name}"\n`);
   for (const user of [alice, bob]) writeAs(user, 'app.toml', SHOW_IDENTITY);
   writeAs(alice, 'worker@.toml', 'command = ["/bin/sh", "-c", "echo instance=%i user=%u home=%h; exec sleep 1000"]\n');
   writeAs(alice, 'evil.toml', 'command = ["/bin/sh", "-c", "id"]\nuser = "root"\n');
@@ -86,6 +87,21 @@ describe('tenants', () => {
     assert.match(procStatus, new RegExp(`^Uid:\\s+${alice.uid}\\s+${alice.uid}\\s+${alice.uid}\\s+${alice.uid}$`, 'm'));
     // Root's own service still gets the daemon's environment.
     await project.running('web');
+  });
+
+  test("root's own file may name a user: the service runs as that user", async () => {
+    const s = await project.running('as-alice');
+    const procStatus = readFileSync(`/proc/${s.pid}/status`, 'utf8');
+    assert.match(procStatus, new RegExp(`^Uid:\\s+${alice.uid}\\s`, 'm'));
+    await waitFor(async () => (await project.cli('logs', 'as-alice')).stdout.includes('uid='), 5000, () => 'no output');
+    assert.match((await project.cli('logs', 'as-alice')).stdout, new RegExp(`groups=${alice.gid} ${extraGroup.gid} home=${alice.home}`));
+  });
+
+  test("without --socket a tenant's CLI finds the tenant's own socket", async () => {
+    const env = { PATH: process.env.PATH, UPKEEP_TENANT_DIR: join(project.dir, 'tenants') };
+    const r = await project.cliAs({ uid: bob.uid, gid: bob.gid, socket: null, env }, 'status', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as StatusEntry[]).map((e) => e.name), ['app']);
   });
 
   test('each tenant has a socket of their own, mode 0600, owned by them', () => {
