@@ -11,7 +11,9 @@
 import type { ServiceSpec } from '../config/spec.js';
 import { UpkeepError } from '../errors.js';
 import type { DesiredRecord, EventRecord, PublicState, Store } from '../store/types.js';
-import { describeCause, type Cause } from './causes.js';
+import type { Cause } from './causes.js';
+import { unmetDependencies } from './dependencies.js';
+import { statusEntry } from './status-entry.js';
 import { ServiceRunner, type DriverDeps } from './driver.js';
 import type { MachineEvent } from './machine.js';
 import { diffSpecs, type SpecDiff } from './reconcile.js';
@@ -29,34 +31,9 @@ export type SupervisorDeps = Omit<DriverDeps, 'commit' | 'trackInstance'> & {
 
 export const DEFAULT_CORE_GROUP = 'core';
 
-export interface StatusEntry {
-  name: string;
-  state: PublicState;
-  desired: 'running' | 'stopped';
-  enabled: boolean;
-  pid: number | null;
-  restarts: number;
-  since: string;
-  nextAttemptAt: string | null;
-  cause: Cause | null;
-  why: string | null;
-  file: string;
-  /** `after`/`requires` services a held-back start is waiting for. */
-  waitingFor: string[];
-  /** Place in the start queue (1 = next), or null when not queued. */
-  queued: number | null;
-  /** Not started at daemon start because of `upkeep daemon --only`; an admin start releases it. */
-  held: boolean;
-  tenant: string | null;
-  /** For a template instance: the template name and the instance. */
-  template: { name: string; instance: string } | null;
-  /** Socket activation: the sockets are bound and the service starts on the first connection. */
-  listening: boolean;
-  /** The service's own words: the last sd_notify STATUS=. */
-  status: string | null;
-  /** Last health probe of the current run, when the service has a [health] check. */
-  health: { ok: boolean; output: string; latencyMs: number | null; at: string } | null;
-}
+import type { StatusEntry } from './status-entry.js';
+
+export type { StatusEntry } from './status-entry.js';
 
 type StartEvent = Extract<MachineEvent, { type: 'startRequested' }>;
 
@@ -307,33 +284,12 @@ export class Supervisor {
     return list.flatMap((name) => {
       const runner = this.runners.get(name);
       if (runner === undefined) return [];
-      const s = runner.state;
-      const desired = this.desired(name);
       return [
-        {
-          name,
-          state: runner.publicState,
-          desired: desired.state,
-          enabled: desired.enabled,
-          pid: s.pid,
-          restarts: s.restarts,
-          since: new Date(s.since).toISOString(),
-          nextAttemptAt: s.nextAttemptAt === null ? null : new Date(s.nextAttemptAt).toISOString(),
-          cause: s.lastCause,
-          why: s.lastCause === null ? null : describeCause(s.lastCause),
-          file: runner.spec.file,
-          status: runner.notifyStatus,
+        statusEntry(runner, this.desired(name), {
           waitingFor: this.deferred.has(name) ? this.waitingFor(name) : [],
           queued: positions?.get(name) ?? null,
           held: this.held.has(name),
-          tenant: runner.spec.tenant ?? null,
-          template: runner.spec.template ?? null,
-          listening: runner.awaitingConnection,
-          health:
-            s.lastProbe === null
-              ? null
-              : { ok: s.lastProbe.ok, output: s.lastProbe.output, latencyMs: runner.lastLatencyMs, at: new Date(s.lastProbe.at).toISOString() },
-        },
+        }),
       ];
     });
   }
@@ -399,21 +355,14 @@ export class Supervisor {
     if (runner.publicState !== 'starting') this.starts.release(name);
   }
 
-  /**
-   * What a start waits for. `after` is ready-gated: every listed service that exists and is
-   * wanted running must be `running` (ready, not just spawned). `requires` is stricter: the
-   * service must exist and be running whatever its desired state. Restarts after a crash do not
-   * wait.
-   */
+  /** What a start of `name` waits for (see dependencies.ts). Restarts after a crash do not wait. */
   waitingFor(name: string): string[] {
     const spec = this.runners.get(name)?.spec;
     if (spec === undefined) return [];
-    const after = spec.after.filter((dep) => {
-      const r = this.runners.get(dep);
-      return r !== undefined && dep !== name && this.desired(dep).state === 'running' && r.publicState !== 'running';
+    return unmetDependencies(spec, {
+      state: (dep) => this.runners.get(dep)?.publicState,
+      wantedRunning: (dep) => this.desired(dep).state === 'running',
     });
-    const requires = spec.requires.filter((dep) => dep !== name && this.runners.get(dep)?.publicState !== 'running');
-    return [...new Set([...after, ...requires])];
   }
 
   /**

@@ -84,3 +84,15 @@ describe('start scheduler', () => {
     assert.equal(s.queued, 0);
   });
 });
+
+describe('dependencies', () => {
+  test('after waits for wanted services to be running; requires for any service, even a stopped or missing one', async () => {
+    const { unmetDependencies } = await import('../../src/supervisor/dependencies.js');
+    const states: Record<string, 'running' | 'starting' | 'stopped'> = { db: 'starting', cache: 'stopped', log: 'running' };
+    const wanted: Record<string, boolean> = { db: true, cache: false, log: true };
+    const view = { state: (n: string) => states[n], wantedRunning: (n: string) => wanted[n] ?? false };
+    assert.deepEqual(unmetDependencies({ name: 'web', after: ['db', 'cache', 'log', 'ghost'], requires: [] }, view), ['db']);
+    assert.deepEqual(unmetDependencies({ name: 'web', after: [], requires: ['db', 'cache', 'log', 'ghost'] }, view), ['db', 'cache', 'ghost']);
+    assert.deepEqual(unmetDependencies({ name: 'web', after: ['db'], requires: ['db'] }, view), ['db']);
+  });
+});
