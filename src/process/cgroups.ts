@@ -195,11 +195,12 @@ export function removeCgroupParent(support: Available): void {
 function serviceHandle(service: string, dirs: string[], support: Available): ServiceCgroup {
   const procsFiles = dirs.map((d) => path.join(d, 'cgroup.procs'));
   const tracking = dirs[0]!;
-  const pids = (): number[] => {
-    const all = new Set<number>();
-    for (const file of procsFiles) for (const pid of readPids(file)) all.add(pid);
-    return [...all].sort((a, b) => a - b);
-  };
+  // One hierarchy is enough to list the service: the shim joins every hierarchy before exec and
+  // children inherit all of them, so the lists only differ for a process that moved itself to
+  // another cgroup (which needs root). Reading one file instead of three matters: this runs on
+  // every exit and every stop signal.
+  const trackingProcs = procsFiles[0]!;
+  const pids = (): number[] => readPids(trackingProcs).sort((a, b) => a - b);
   const watchers = new Set<fs.FSWatcher>();
   const handle: ServiceCgroup = {
     service,
@@ -207,9 +208,9 @@ function serviceHandle(service: string, dirs: string[], support: Available): Ser
     procsFiles,
     pids,
     kill(signal: NodeJS.Signals = 'SIGTERM'): number {
-      const before = pids();
-      if (before.length === 0) return 0; // also after remove(): nothing to signal
       if (signal === 'SIGKILL' && support.killAll) {
+        const before = pids();
+        if (before.length === 0) return 0; // also after remove(): nothing to signal
         writeControl(service, path.join(tracking, 'cgroup.kill'), '1');
         return before.length;
       }

@@ -13,22 +13,9 @@
  * never a shim's exit 127.
  */
 import { spawn, type StdioOptions } from 'node:child_process';
-import { statSync } from 'node:fs';
-import { execShimPath, needsShim, shimArgv, type LaunchRequest } from './exec-shim.js';
-import { resolveProgram } from './resolve-program.js';
+import { execShimPath, type LaunchRequest } from './exec-shim.js';
+import { describeSpawnError, planLaunch } from './launch-plan.js';
 import type { SpawnCallbacks, Spawner } from './spawner.js';
-
-type Failure = { ok: false; errno: string; message: string };
-
-/** A ready command line for child_process.spawn. */
-interface Launch {
-  file: string;
-  args: string[];
-  cwd: string;
-  /** Only when Node itself changes identity (no shim); the shim is spawned as root. */
-  uid?: number;
-  gid?: number;
-}
 
 export interface NodeSpawnerOptions {
   /** Path of upkeep-exec; null runs without it (the fallback). Default: the built one, if any. */
@@ -43,7 +30,7 @@ export class NodeSpawner implements Spawner {
   }
 
   spawn(request: LaunchRequest, callbacks: SpawnCallbacks): void {
-    const launch = this.plan(request);
+    const launch = planLaunch(request, this.shim);
     if ('ok' in launch) {
       queueMicrotask(() => callbacks.done(launch));
       return;
@@ -77,67 +64,5 @@ export class NodeSpawner implements Spawner {
     child.stdout?.on('data', (chunk: Buffer) => callbacks.onOutput('out', chunk));
     child.stderr?.on('data', (chunk: Buffer) => callbacks.onOutput('err', chunk));
     child.once('exit', (code, signal) => callbacks.onExit(code, signal));
-  }
-
-  /** Decides what to run, or why nothing can run. No side effects beyond stat/access. */
-  private plan(request: LaunchRequest): Launch | Failure {
-    const [program, ...args] = request.command;
-    if (program === undefined) return { ok: false, errno: 'EINVAL', message: 'empty command' };
-    if (request.uid !== undefined && request.gid === undefined) {
-      return {
-        ok: false,
-        errno: 'EINVAL',
-        message: `uid ${request.uid} given without a gid: the service would keep group root; set its group too`,
-      };
-    }
-    const shim = needsShim(request) ? this.shim : undefined;
-    // With a uid the shim enters the directory as the user and reports a failure itself (exit
-    // 126, reason in the log). Otherwise Node would report a missing working directory as
-    // "spawn <program> ENOENT", which sends the operator looking for the wrong file; check it
-    // first to name the real culprit.
-    const shimChdirs = shim !== undefined && request.uid !== undefined;
-    if (!shimChdirs) {
-      const dirProblem = checkDirectory(request.directory);
-      if (dirProblem !== undefined) return dirProblem;
-    }
-    if (shim !== undefined) {
-      const resolved = resolveProgram(program, request.env.PATH, request.directory);
-      if (!resolved.ok) return resolved;
-      return { file: shim, args: shimArgv(request, resolved.path), cwd: shimChdirs ? '/' : request.directory };
-    }
-    const identity = { uid: request.uid, gid: request.gid };
-    if (request.pidEnv !== undefined && request.pidEnv.length > 0) {
-      // The pid is known only after fork: a /bin/sh shim exports its own pid ($$) and then
-      // execs the program, which keeps that pid.
-      const resolved = resolveProgram(program, request.env.PATH, request.directory);
-      if (!resolved.ok) return resolved;
-      const exports = request.pidEnv.map((name) => `${name}=$$`).join(' ');
-      const shArgs = ['-c', `export ${exports}; exec "$@"`, 'upkeep-exec', resolved.path, ...args];
-      return { file: '/bin/sh', args: shArgs, cwd: request.directory, ...identity };
-    }
-    return { file: program, args, cwd: request.directory, ...identity };
-  }
-}
-
-function checkDirectory(directory: string): Failure | undefined {
-  try {
-    if (!statSync(directory).isDirectory()) {
-      return { ok: false, errno: 'ENOTDIR', message: `directory ${directory} is not a directory` };
-    }
-  } catch (err) {
-    const errno = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
-    return { ok: false, errno, message: `directory ${directory} cannot be used (${errno})` };
-  }
-  return undefined;
-}
-
-function describeSpawnError(program: string, errno: string, fallback: string): string {
-  switch (errno) {
-    case 'ENOENT':
-      return `program ${program} not found`;
-    case 'EACCES':
-      return `permission denied executing ${program}`;
-    default:
-      return fallback;
   }
 }

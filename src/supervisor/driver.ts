@@ -327,7 +327,7 @@ export class ServiceRunner {
     try {
       this.deps.signalGroup(pgid, signal);
       // Processes that left the group (setsid) are still in the cgroup: they get it too.
-      this.resources.signalCgroup(signal as NodeJS.Signals);
+      this.resources.signalCgroup(signal as NodeJS.Signals, pgid, this.deps.pgidOf);
     } catch (err) {
       // EPERM: the group now belongs to someone else; nothing more we can do than say so.
       this.openLog().note(`cannot send ${signal} to process group ${pgid}: ${(err as Error).message}`);

@@ -98,9 +98,26 @@ export class ServiceResources {
     return (this.group?.pids().length ?? 0) > 0;
   }
 
-  /** Processes that left the process group (setsid) are still in the cgroup: they get it too. */
-  signalCgroup(signal: NodeJS.Signals): void {
-    this.group?.kill(signal);
+  /**
+   * Processes that left the process group (setsid) are still in the cgroup: they get the signal
+   * too. The group itself was signalled already, so only members of another process group are
+   * signalled here; for the usual service (its leader alone) that is one file read and no signal.
+   */
+  signalCgroup(signal: NodeJS.Signals, pgid: number, pgidOf: ((pid: number) => number | undefined) | undefined): void {
+    const group = this.group;
+    if (group === undefined || group === null) return;
+    if (signal === 'SIGKILL') {
+      group.kill(signal);
+      return;
+    }
+    for (const pid of group.pids()) {
+      if (pid === pgid || pgidOf?.(pid) === pgid) continue;
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // gone since the list was read
+      }
+    }
   }
 
   dispose(): void {

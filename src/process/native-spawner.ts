@@ -1,0 +1,123 @@
+/**
+ * Spawner on posix_spawn (native/spawn, built to native/spawn/build/Release/spawn.node). Node's
+ * child_process forks the daemon's whole address space for every child; posix_spawn (a vfork
+ * in glibc) copies nothing, so a start storm of many services costs a fraction of the time, and
+ * a restart after a crash does not wait for a copy of the heap. Exits come from a pidfd watched
+ * on Node's event loop (no polling, no SIGCHLD race with Node's own children).
+ *
+ * Same contract and same behaviour as NodeSpawner for every SpawnRequest field, from the same
+ * plan (launch-plan.ts): program and directory checked first, the exec shim in front of the
+ * program for identity/limits/cgroups/pid variables, `fds` at 3, 4, …, stdin from /dev/null,
+ * stdout/stderr through pipes. Differences, all on the safe side:
+ * - every fd of the daemon other than stdio and `fds` is closed in the child, also the ones it
+ *   inherited without close-on-exec (Node passes those on);
+ * - every signal starts at its default action and unblocked (Node resets only 1..31).
+ * What it hands to NodeSpawner instead: everything while the addon is missing or the kernel has
+ * no pidfd (nativeSpawnerAvailable() says which), and the rare request that needs a uid/gid
+ * while the exec shim is not built (posix_spawn cannot change identity; Node's uid option can).
+ */
+import net from 'node:net';
+import { isAbsolute } from 'node:path';
+import { execShimPath, type LaunchRequest } from './exec-shim.js';
+import { checkDirectory, describeSpawnError, planLaunch, type Failure, type Launch } from './launch-plan.js';
+import { loadAddon } from './native-addon.js';
+import { NodeSpawner } from './node-spawner.js';
+import { resolveProgram } from './resolve-program.js';
+import type { SpawnCallbacks, Spawner } from './spawner.js';
+
+/** native/spawn/spawn.c; see its header for the exact guarantees. */
+interface SpawnAddon {
+  /** False on a kernel without pidfd_open/waitid(P_PIDFD) (Linux < 5.4): spawn would throw ENOSYS. */
+  pidfd: boolean;
+  /** Throws an Error with the errno name as `code` when the program did not start. */
+  spawn(
+    file: string,
+    argv: string[],
+    envp: string[],
+    cwd: string,
+    fds: number[],
+    onExit: (code: number | null, signal: string | null) => void,
+  ): { pid: number; stdout: number; stderr: number };
+}
+
+function usableAddon(): SpawnAddon | null {
+  const addon = loadAddon<SpawnAddon>('spawn', (m) => typeof m.spawn === 'function' && typeof m.pidfd === 'boolean');
+  return addon !== null && addon.pidfd ? addon : null;
+}
+
+/** True when the addon is built and this kernel can report exits by pidfd. */
+export function nativeSpawnerAvailable(): boolean {
+  return usableAddon() !== null;
+}
+
+export interface NativeSpawnerOptions {
+  /** Path of upkeep-exec; null runs without it (the fallback). Default: the built one, if any. */
+  execShim?: string | null;
+}
+
+export class NativeSpawner implements Spawner {
+  private readonly shim: string | undefined;
+  private readonly addon = usableAddon();
+  private readonly fallback: NodeSpawner;
+
+  constructor(options: NativeSpawnerOptions = {}) {
+    this.shim = options.execShim === undefined ? execShimPath() : (options.execShim ?? undefined);
+    this.fallback = new NodeSpawner({ execShim: this.shim ?? null });
+  }
+
+  spawn(request: LaunchRequest, callbacks: SpawnCallbacks): void {
+    const addon = this.addon;
+    if (addon === null) return this.fallback.spawn(request, callbacks);
+    const launch = planLaunch(request, this.shim);
+    if ('ok' in launch) return void queueMicrotask(() => callbacks.done(launch));
+    if (launch.uid !== undefined || launch.gid !== undefined) return this.fallback.spawn(request, callbacks);
+    const file = programFile(launch, request.env.PATH);
+    if (typeof file !== 'string') return void queueMicrotask(() => callbacks.done(file));
+    const envp: string[] = [];
+    for (const [name, value] of Object.entries(request.env)) if (value !== undefined) envp.push(`${name}=${value}`);
+    let child;
+    try {
+      child = addon.spawn(file, [launch.file, ...launch.args], envp, launch.cwd, request.fds ?? [], (code, signal) =>
+        callbacks.onExit(code, signal),
+      );
+    } catch (err) {
+      const failure = spawnFailure(launch, err as NodeJS.ErrnoException);
+      return void queueMicrotask(() => callbacks.done(failure));
+    }
+    // A microtask, as Node's 'spawn' event is a tick: done() never runs inside spawn(), and
+    // always before onExit and onOutput, which come from later turns of the event loop.
+    queueMicrotask(() => callbacks.done({ ok: true, pid: child.pid }));
+    readOutput(child.stdout, 'out', callbacks);
+    readOutput(child.stderr, 'err', callbacks);
+  }
+}
+
+/**
+ * The file to hand to posix_spawn, which (unlike execvp) searches no PATH: a bare name is
+ * resolved here the way Node's spawn would resolve it, a relative path against the working
+ * directory. An absolute path goes as it is, and posix_spawn itself reports ENOENT/EACCES.
+ */
+function programFile(launch: Launch, pathEnv: string | undefined): string | Failure {
+  if (isAbsolute(launch.file)) return launch.file;
+  const resolved = resolveProgram(launch.file, pathEnv, launch.cwd);
+  return resolved.ok ? resolved.path : resolved;
+}
+
+/** posix_spawn says ENOENT both for a missing program and for a chdir into a directory that
+ *  vanished since the plan checked it: name the directory when it is the culprit. */
+function spawnFailure(launch: Launch, err: NodeJS.ErrnoException): Failure {
+  const errno = err.code ?? 'EUNKNOWN';
+  const dirProblem = errno === 'ENOENT' || errno === 'ENOTDIR' || errno === 'EACCES' ? checkDirectory(launch.cwd) : undefined;
+  return dirProblem ?? { ok: false, errno, message: describeSpawnError(launch.file, errno, err.message) };
+}
+
+/**
+ * Reads one output pipe. A net.Socket on the fd is a libuv pipe handle: non-blocking reads on
+ * the event loop, as for a ChildProcess's own stdout (fs streams would read on the thread pool
+ * and take a non-blocking pipe's EAGAIN for an error). The socket closes the fd at EOF.
+ */
+function readOutput(fd: number, stream: 'out' | 'err', callbacks: SpawnCallbacks): void {
+  const socket = new net.Socket({ fd, readable: true, writable: false });
+  socket.on('data', (chunk: Buffer) => callbacks.onOutput(stream, chunk));
+  socket.on('error', () => socket.destroy()); // EIO and the like: the output ends there
+}
