@@ -16,6 +16,7 @@
  * no pidfd (nativeSpawnerAvailable() says which), and the rare request that needs a uid/gid
  * while the exec shim is not built (posix_spawn cannot change identity; Node's uid option can).
  */
+import { closeSync } from 'node:fs';
 import net from 'node:net';
 import { isAbsolute } from 'node:path';
 import { execShimPath, type LaunchRequest } from './exec-shim.js';
@@ -117,7 +118,13 @@ function spawnFailure(launch: Launch, err: NodeJS.ErrnoException): Failure {
  * and take a non-blocking pipe's EAGAIN for an error). The socket closes the fd at EOF.
  */
 function readOutput(fd: number, stream: 'out' | 'err', callbacks: SpawnCallbacks): void {
-  const socket = new net.Socket({ fd, readable: true, writable: false });
+  let socket: net.Socket;
+  try {
+    socket = new net.Socket({ fd, readable: true, writable: false });
+  } catch {
+    // Not seen in practice; the process runs all the same, so lose this output, not the spawn.
+    return closeSync(fd);
+  }
   socket.on('data', (chunk: Buffer) => callbacks.onOutput(stream, chunk));
   socket.on('error', () => socket.destroy()); // EIO and the like: the output ends there
 }

@@ -1,0 +1,425 @@
+/*
+ * spawn: starts a service's process with posix_spawn instead of Node's child_process, which
+ * forks the daemon's whole address space for every child, and reports its exit from a pidfd
+ * watched on Node's own event loop (uv_poll: no thread, no SIGCHLD handler, no polling loop).
+ * Linux only: glibc >= 2.34 to build, Linux >= 5.4 (pidfd_open, waitid(P_PIDFD)) to run.
+ *
+ * JS: spawn(file, argv, envp, cwd, fds, onExit) -> { pid, stdout, stderr }
+ *       file    absolute path of the program (the caller resolves PATH; no search here)
+ *       argv    argv[0], the arguments; envp: "NAME=value" strings, exactly the environment
+ *       fds     open fds the program gets as 3, 4, … (socket activation)
+ *       onExit  (code: number | null, signal: string | null) => void, called once
+ *       stdout, stderr: the read ends of the child's output pipes (O_NONBLOCK, O_CLOEXEC), the
+ *       caller's to read and close.
+ *     Throws an Error whose `code` is the errno name when nothing runs: glibc's posix_spawn
+ *     (CLONE_VFORK) returns the child's exec or file-action errno (ENOENT, EACCES, ENOEXEC, a
+ *     chdir's ENOENT) before it returns, so a failed exec is never a child that exits 127.
+ *     pidfd: false when this kernel cannot watch exits by pidfd; spawn then throws ENOSYS.
+ *
+ * The child:
+ * - leads a new session and process group (POSIX_SPAWN_SETSID: pgid == sid == pid), like Node's
+ *   `detached: true`, so the whole tree can be signalled;
+ * - starts with an empty signal mask and every signal at its default action: Node ignores
+ *   SIGPIPE, and an ignored signal would otherwise stay ignored across exec;
+ * - has stdin from /dev/null, stdout and stderr on the pipes, `fds` at 3, 4, … and nothing else:
+ *   every higher fd is closed (closefrom), whether or not the daemon marked it close-on-exec.
+ *
+ * Invariants:
+ * - onExit is called exactly once per successful spawn, after the child was reaped by
+ *   waitid(P_PIDFD). libuv's own SIGCHLD handler waitpid()s only the pids of its own
+ *   uv_process_t handles, so it never steals these exits (and we never steal its).
+ * - The pidfd is closed and the watcher freed at the exit: nothing is kept per spawn.
+ * - While a child runs, its watcher keeps the event loop alive (as a ChildProcess does);
+ *   environment teardown (a worker exiting, process exit) stops watching, leaving the children
+ *   running, unreaped, and onExit uncalled.
+ */
+#define _GNU_SOURCE /* pipe2, posix_spawn_file_actions_add{chdir,closefrom}_np, strerrorname_np */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <node_api.h>
+#include <uv.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3 /* <linux/wait.h>; glibc 2.36's <sys/wait.h> does not name it yet */
+#endif
+
+#define MAX_FDS 1024 /* far above any real socket-activation set; keeps the fd arithmetic small */
+
+typedef struct {
+  char *file;
+  char **argv;
+  char **envp;
+  char *cwd;
+  int *fds;
+  uint32_t nfds;
+} request_t;
+
+typedef struct {
+  uv_poll_t poll;
+  int pidfd;
+  int closed;
+  napi_env env;
+  napi_ref on_exit;
+  napi_async_context async;
+  napi_async_cleanup_hook_handle cleanup; /* NULL once removed */
+} child_t;
+
+static bool pidfd_works; /* set once at load by probe_pidfd() */
+
+/* ---- arguments ------------------------------------------------------------------------- */
+
+/* A JS string as a malloc'd C string, or NULL with a TypeError thrown: C strings cannot hold
+   a NUL byte, and cutting an argument short at one would run something else than asked. */
+static char *dup_string(napi_env env, napi_value value, const char *what) {
+  size_t len;
+  char *s;
+  if (napi_get_value_string_utf8(env, value, NULL, 0, &len) != napi_ok) goto bad;
+  if ((s = malloc(len + 1)) == NULL) return napi_throw_error(env, NULL, "spawn: out of memory"), NULL;
+  napi_get_value_string_utf8(env, value, s, len + 1, &len);
+  if (strlen(s) == len) return s;
+  free(s);
+bad:;
+  char msg[120];
+  snprintf(msg, sizeof msg, "spawn: %s must be a string without NUL bytes", what);
+  napi_throw_type_error(env, NULL, msg);
+  return NULL;
+}
+
+static void free_strings(char **list) {
+  if (list == NULL) return;
+  for (char **p = list; *p != NULL; p++) free(*p);
+  free(list);
+}
+
+/* A JS array of strings as a NULL-terminated malloc'd array, or NULL with an error thrown. */
+static char **dup_string_array(napi_env env, napi_value array, const char *what) {
+  bool is_array;
+  uint32_t n;
+  if (napi_is_array(env, array, &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, array, &n) != napi_ok) {
+    char msg[120];
+    snprintf(msg, sizeof msg, "spawn: %s must be an array of strings", what);
+    napi_throw_type_error(env, NULL, msg);
+    return NULL;
+  }
+  char **list = calloc((size_t)n + 1, sizeof *list);
+  if (list == NULL) return napi_throw_error(env, NULL, "spawn: out of memory"), NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value item;
+    if (napi_get_element(env, array, i, &item) != napi_ok || (list[i] = dup_string(env, item, what)) == NULL) {
+      free_strings(list); /* stops at the first NULL: exactly the ones made so far */
+      return NULL;
+    }
+  }
+  return list;
+}
+
+static bool read_fds(napi_env env, napi_value array, request_t *r) {
+  bool is_array;
+  if (napi_is_array(env, array, &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, array, &r->nfds) != napi_ok || r->nfds > MAX_FDS)
+    goto bad;
+  if ((r->fds = calloc(r->nfds + 1, sizeof *r->fds)) == NULL) return napi_throw_error(env, NULL, "spawn: out of memory"), false;
+  for (uint32_t i = 0; i < r->nfds; i++) {
+    napi_value item;
+    if (napi_get_element(env, array, i, &item) != napi_ok || napi_get_value_int32(env, item, &r->fds[i]) != napi_ok ||
+        r->fds[i] < 0)
+      goto bad;
+  }
+  return true;
+bad:
+  napi_throw_type_error(env, NULL, "spawn: fds must be an array of at most 1024 open fds");
+  return false;
+}
+
+static void free_request(request_t *r) {
+  free(r->file);
+  free_strings(r->argv);
+  free_strings(r->envp);
+  free(r->cwd);
+  free(r->fds);
+}
+
+/* args: file, argv, envp, cwd, fds (the callback is checked by the caller). */
+static bool read_request(napi_env env, napi_value *args, request_t *r) {
+  if ((r->file = dup_string(env, args[0], "file")) == NULL) return false;
+  if ((r->argv = dup_string_array(env, args[1], "argv")) == NULL) return false;
+  if (r->argv[0] == NULL) return napi_throw_type_error(env, NULL, "spawn: argv needs at least argv[0]"), false;
+  if ((r->envp = dup_string_array(env, args[2], "envp")) == NULL) return false;
+  if ((r->cwd = dup_string(env, args[3], "cwd")) == NULL) return false;
+  return read_fds(env, args[4], r);
+}
+
+/* An Error like Node's own spawn errors: message "spawn FILE ENOENT", code "ENOENT". */
+static void throw_spawn_error(napi_env env, const char *file, int err) {
+  const char *name = strerrorname_np(err);
+  char msg[4200];
+  if (name == NULL) name = "EUNKNOWN";
+  snprintf(msg, sizeof msg, "spawn %s %s", file, name);
+  napi_throw_error(env, name, msg);
+}
+
+/* ---- the spawn itself ------------------------------------------------------------------ */
+
+/* Runs r->file with stdout/stderr on out_w/err_w; returns 0 or an errno (posix_spawn's own
+   convention). The file actions run in the child, in this order:
+     1. every source fd (the two pipe ends, then r->fds) is dup'd to a number above all of them
+        and above the targets: a source may itself be a target (fd 4 passed as the 1st socket,
+        which goes to 3, while fd 3 goes to 4), and dup2 straight to 3 would clobber it;
+     2. /dev/null is opened as 0;
+     3. each copy goes to its target, 1, 2, 3, …: dup2 to another number clears FD_CLOEXEC,
+        which a same-number dup2 would not (glibc < 2.29 kept the flag);
+     4. chdir; 5. every fd from 3 + nfds up is closed (the copies of step 1 with them). */
+static int launch(const request_t *r, int out_w, int err_w, pid_t *pid) {
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  sigset_t none, all;
+  uint32_t count = r->nfds + 2;
+  int high = 3 + (int)r->nfds;
+#define SOURCE(i) ((i) == 0 ? out_w : (i) == 1 ? err_w : r->fds[(i) - 2])
+  for (uint32_t i = 0; i < count; i++)
+    if (SOURCE(i) >= high) high = SOURCE(i) + 1;
+
+  int rc = posix_spawn_file_actions_init(&actions);
+  if (rc != 0) return rc;
+  if ((rc = posix_spawnattr_init(&attr)) != 0) {
+    posix_spawn_file_actions_destroy(&actions);
+    return rc;
+  }
+  for (uint32_t i = 0; rc == 0 && i < count; i++) rc = posix_spawn_file_actions_adddup2(&actions, SOURCE(i), high + (int)i);
+  if (rc == 0) rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  for (uint32_t i = 0; rc == 0 && i < count; i++) rc = posix_spawn_file_actions_adddup2(&actions, high + (int)i, 1 + (int)i);
+#undef SOURCE
+  if (rc == 0) rc = posix_spawn_file_actions_addchdir_np(&actions, r->cwd);
+  if (rc == 0) rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3 + (int)r->nfds);
+
+  sigemptyset(&none);
+  /* Every bit, not sigfillset(): that one leaves out glibc's two internal signals (32, 33), and
+     the spawn child then sets those to SIG_IGN (so that none runs a handler of the parent while
+     sharing its memory), which the program would keep across exec. SIG_DFL is as safe there:
+     nothing sends them to a process that is not one of the parent's threads. sigaction fails
+     harmlessly for SIGKILL and SIGSTOP. */
+  memset(&all, 0xff, sizeof all);
+  if (rc == 0) rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &none);
+  if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &all);
+  if (rc == 0) rc = posix_spawn(pid, r->file, &actions, &attr, r->argv, r->envp);
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc;
+}
+
+/* Two pipes, close-on-exec at both ends (the child gets its copies through dup2), the read ends
+   non-blocking for the event loop. The write ends stay blocking: they become the child's own
+   stdout and stderr, and a program does not expect EAGAIN there. */
+static int make_pipes(int out[2], int err[2]) {
+  if (pipe2(out, O_CLOEXEC) != 0) return errno;
+  if (pipe2(err, O_CLOEXEC) != 0) return errno;
+  if (fcntl(out[0], F_SETFL, O_NONBLOCK) != 0 || fcntl(err[0], F_SETFL, O_NONBLOCK) != 0) return errno;
+  return 0;
+}
+
+static void close_fd(int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+/* A child we started but cannot watch: better gone now than running unsupervised. */
+static void abandon(pid_t pid) {
+  kill(-pid, SIGKILL);
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+  }
+}
+
+/* ---- watching for the exit --------------------------------------------------------------- */
+
+/* The close callback: with an env teardown pending, tells Node the hook is done (only then
+   may it unload this addon, which holds this very function). */
+static void free_child(uv_handle_t *handle) {
+  child_t *c = handle->data;
+  if (c->cleanup != NULL) napi_remove_async_cleanup_hook(c->cleanup);
+  free(c);
+}
+
+/* Stops watching and closes the pidfd; the watcher is freed once libuv lets go of it. */
+static void shut(child_t *c) {
+  if (c->closed) return;
+  c->closed = 1;
+  uv_poll_stop(&c->poll);
+  close(c->pidfd);
+  uv_close((uv_handle_t *)&c->poll, free_child);
+}
+
+/* Environment teardown with children still running: a live uv handle would make the loop
+   close abort. The children keep running; references die with the env. */
+static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
+  child_t *c = arg;
+  c->cleanup = handle;
+  shut(c);
+}
+
+/* The (code, signal) pair of Node's 'exit' event. An exit nobody can know (the child was
+   reaped by someone else's waitpid(-1)) is (null, null): still reported, so it is once. */
+static void exit_values(napi_env env, int reaped, const siginfo_t *info, napi_value *code, napi_value *signal) {
+  napi_get_null(env, code);
+  napi_get_null(env, signal);
+  if (!reaped) return;
+  if (info->si_code == CLD_EXITED) {
+    napi_create_int32(env, info->si_status, code);
+  } else if (info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED) {
+    char name[32];
+    const char *abbrev = sigabbrev_np(info->si_status); /* "KILL"; NULL for real-time signals */
+    if (abbrev != NULL) snprintf(name, sizeof name, "SIG%s", abbrev);
+    else snprintf(name, sizeof name, "SIG%d", info->si_status);
+    napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, signal);
+  }
+}
+
+/* The pidfd became readable: the child has exited. Reaps it, lets go of every resource, then
+   calls onExit. An exception thrown by onExit is reported like any uncaught exception from an
+   event-loop callback. */
+static void on_pidfd_readable(uv_poll_t *poll, int status, int events) {
+  (void)status;
+  (void)events;
+  child_t *c = poll->data;
+  if (c->closed) return;
+  siginfo_t info;
+  int rc;
+  memset(&info, 0, sizeof info);
+  do rc = waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &info, WEXITED | WNOHANG);
+  while (rc < 0 && errno == EINTR);
+  if (rc == 0 && info.si_pid == 0) return; /* still running: a spurious wake-up */
+
+  napi_env env = c->env;
+  napi_async_context async = c->async;
+  napi_handle_scope scope;
+  napi_value argv[2], callback, global, result;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  exit_values(env, rc == 0, &info, &argv[0], &argv[1]);
+  bool have_callback = napi_get_reference_value(env, c->on_exit, &callback) == napi_ok &&
+                       napi_get_global(env, &global) == napi_ok;
+  napi_delete_reference(env, c->on_exit);
+  napi_remove_async_cleanup_hook(c->cleanup);
+  c->cleanup = NULL;
+  shut(c); /* frees c on a later loop turn: `async` was copied out above */
+  /* make_callback, not call_function: runs microtasks afterwards, as any loop callback does. */
+  if (have_callback && napi_make_callback(env, async, global, callback, 2, argv, &result) == napi_pending_exception) {
+    napi_value err;
+    if (napi_get_and_clear_last_exception(env, &err) == napi_ok) napi_fatal_exception(env, err);
+  }
+  napi_async_destroy(env, async);
+  napi_close_handle_scope(env, scope);
+}
+
+/* Opens a pidfd for pid and watches it; 0, or an errno with nothing left behind. */
+static int watch_child(napi_env env, pid_t pid, napi_value on_exit) {
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec by definition */
+  if (pidfd < 0) return errno;
+  child_t *c = calloc(1, sizeof *c);
+  uv_loop_t *loop;
+  napi_value resource_name;
+  if (c == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &c->poll, pidfd) != 0) {
+    close(pidfd);
+    free(c);
+    return ENOMEM;
+  }
+  c->pidfd = pidfd;
+  c->env = env;
+  c->poll.data = c;
+  if (napi_create_reference(env, on_exit, 1, &c->on_exit) != napi_ok ||
+      napi_create_string_utf8(env, "upkeep.spawn", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+      napi_async_init(env, NULL, resource_name, &c->async) != napi_ok ||
+      napi_add_async_cleanup_hook(env, on_env_cleanup, c, &c->cleanup) != napi_ok) {
+    c->cleanup = NULL;
+    shut(c); /* the refs, if any, die with the env: a leak only on an out-of-memory path */
+    return ENOMEM;
+  }
+  uv_poll_start(&c->poll, UV_READABLE, on_pidfd_readable);
+  return 0;
+}
+
+/* ---- JS entry points ------------------------------------------------------------------- */
+
+static napi_value make_result(napi_env env, pid_t pid, int out_r, int err_r) {
+  napi_value result, value;
+  if (napi_create_object(env, &result) != napi_ok) return NULL;
+  napi_create_int32(env, pid, &value);
+  napi_set_named_property(env, result, "pid", value);
+  napi_create_int32(env, out_r, &value);
+  napi_set_named_property(env, result, "stdout", value);
+  napi_create_int32(env, err_r, &value);
+  napi_set_named_property(env, result, "stderr", value);
+  return result;
+}
+
+static napi_value spawn_child(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value args[6];
+  napi_valuetype cb_type;
+  if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 6 || napi_typeof(env, args[5], &cb_type) != napi_ok || cb_type != napi_function) {
+    napi_throw_type_error(env, NULL, "spawn: expected (file, argv, envp, cwd, fds, onExit)");
+    return NULL;
+  }
+  request_t r = {0};
+  if (!read_request(env, args, &r)) {
+    free_request(&r);
+    return NULL;
+  }
+  if (!pidfd_works) {
+    free_request(&r);
+    napi_throw_error(env, "ENOSYS", "spawn: this kernel cannot watch exits by pidfd (Linux >= 5.4 needed)");
+    return NULL;
+  }
+  int out[2] = {-1, -1}, err[2] = {-1, -1};
+  pid_t pid = -1;
+  int rc = make_pipes(out, err);
+  if (rc == 0) rc = launch(&r, out[1], err[1], &pid);
+  close_fd(&out[1]);
+  close_fd(&err[1]);
+  if (rc == 0 && (rc = watch_child(env, pid, args[5])) != 0) abandon(pid);
+  if (rc != 0) {
+    close_fd(&out[0]);
+    close_fd(&err[0]);
+    throw_spawn_error(env, r.file, rc);
+    free_request(&r);
+    return NULL;
+  }
+  free_request(&r);
+  return make_result(env, pid, out[0], err[0]);
+}
+
+/* True when exits can be watched by pidfd: pidfd_open (Linux 5.3) and waitid(P_PIDFD) (5.4).
+   Asked on our own pid, waitid says ECHILD where P_PIDFD is known and EINVAL where it is not. */
+static bool probe_pidfd(void) {
+  int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+  if (fd < 0) return false;
+  siginfo_t info;
+  int rc = waitid((idtype_t)P_PIDFD, (id_t)fd, &info, WEXITED | WNOHANG);
+  int err = rc < 0 ? errno : 0;
+  close(fd);
+  return err == ECHILD;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_value fn, flag;
+  pidfd_works = probe_pidfd();
+  if (napi_create_function(env, "spawn", NAPI_AUTO_LENGTH, spawn_child, NULL, &fn) != napi_ok ||
+      napi_set_named_property(env, exports, "spawn", fn) != napi_ok ||
+      napi_get_boolean(env, pidfd_works, &flag) != napi_ok ||
+      napi_set_named_property(env, exports, "pidfd", flag) != napi_ok)
+    return NULL;
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
