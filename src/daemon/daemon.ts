@@ -22,6 +22,7 @@ import { runProbe } from '../probes/probe.js';
 import { notifyAvailable, NotifySocket } from '../probes/notify-socket.js';
 import { signalGroup } from '../process/kill-tree.js';
 import { LogWriter } from '../process/log-writer.js';
+import { NativeSpawner, nativeSpawnerAvailable } from '../process/native-spawner.js';
 import { NodeSpawner } from '../process/node-spawner.js';
 import { peerCredentials } from '../process/peercred.js';
 import type { Spawner } from '../process/spawner.js';
@@ -100,11 +101,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const listenersOk = listenAvailable();
 
   const baseEnv = serviceBaseEnv();
+  // posix_spawn with pidfd exits where the addon is built and the kernel has pidfds (5.3+):
+  // no fork of the daemon's heap per start. Node's child_process otherwise.
+  const native = options.spawner === undefined && nativeSpawnerAvailable();
+  const spawner = options.spawner ?? (native ? new NativeSpawner() : new NodeSpawner());
+  if (options.spawner === undefined && !native) say('spawning through Node (native/spawn not built, or no pidfd support): each start forks the daemon');
   const supervisor: Supervisor = new Supervisor({
     store,
     bootId: boot,
     readStartTime,
-    spawner: options.spawner ?? new NodeSpawner(),
+    spawner,
     clock,
     random: Math.random,
     baseEnv,
@@ -189,6 +195,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     socket,
     store: store.mode,
     storeProblem: store.problem,
+    spawner: options.spawner !== undefined ? 'custom' : native ? 'native' : 'node',
     startedAt: new Date(startedAt).toISOString(),
     ...(view.tenant === undefined
       ? { configDir: options.configDir, stateDir: options.stateDir, tenants: tenants.length, maxConcurrentStarts: config.maxConcurrentStarts }
