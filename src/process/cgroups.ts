@@ -167,7 +167,15 @@ export function createServiceCgroup(support: Available, service: string, limits:
     }
   }
   const relative = serviceDirs(service);
-  const dirs = support.hierarchies.map((h) => {
+  // Join only what is needed: the v2 hierarchy (it tracks the service: cgroup.kill, events) and
+  // a v1 hierarchy only for a limit it enforces. Every hierarchy joined is a write in the exec
+  // shim and a directory per service, on every start and stop. On a v1-only machine without
+  // limits, the first hierarchy tracks the service.
+  const limitOf = (c: string) => (c === 'memory' ? limits.memoryMax : limits.pidsMax);
+  let used = support.hierarchies.filter((h) => h.version === 2 || h.controllers.some((c) => limitOf(c) !== undefined));
+  if (used.length === 0) used = support.hierarchies.slice(0, 1);
+  used = [...used].sort((a, b) => b.version - a.version);
+  const dirs = used.map((h) => {
     let dir = h.parent;
     for (const segment of relative) {
       dir = path.join(dir, segment);
@@ -184,7 +192,7 @@ export function createServiceCgroup(support: Available, service: string, limits:
     }
     return dir;
   });
-  return serviceHandle(service, dirs, support);
+  return serviceHandle(service, dirs, support, used);
 }
 
 /** Removes the parent directories (empty ones only); for tests and a clean daemon shutdown. */
@@ -192,7 +200,7 @@ export function removeCgroupParent(support: Available): void {
   for (const h of support.hierarchies) removeTree(h.parent);
 }
 
-function serviceHandle(service: string, dirs: string[], support: Available): ServiceCgroup {
+function serviceHandle(service: string, dirs: string[], support: Available, used: readonly Hierarchy[]): ServiceCgroup {
   const procsFiles = dirs.map((d) => path.join(d, 'cgroup.procs'));
   const tracking = dirs[0]!;
   // One hierarchy is enough to list the service: the shim joins every hierarchy before exec and
@@ -240,7 +248,7 @@ function serviceHandle(service: string, dirs: string[], support: Available): Ser
       }
       for (const w of watchers) w.close();
       watchers.clear();
-      for (const [i, h] of support.hierarchies.entries()) {
+      for (const [i, h] of used.entries()) {
         removeDir(service, dirs[i]!);
         // Tenant directories go when their last service goes.
         for (let dir = path.dirname(dirs[i]!); dir.startsWith(h.parent + path.sep); dir = path.dirname(dir)) {
