@@ -181,13 +181,22 @@ export function groupHasLiveMembers(pgid: number): boolean {
 }
 
 export function pidsInGroup(pgid: number): number[] {
+  return livePids((fields) => Number(fields[2]) === pgid);
+}
+
+export function childrenOf(ppid: number): number[] {
+  return livePids((fields) => Number(fields[1]) === ppid);
+}
+
+/** Live (non-zombie) processes whose /proc/PID/stat fields after the name match. */
+function livePids(match: (fields: string[]) => boolean): number[] {
   const out: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(rest[2]) === pgid && rest[0] !== 'Z') out.push(Number(entry));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] !== 'Z' && match(fields)) out.push(Number(entry));
     } catch {
       /* vanished */
     }

@@ -5,11 +5,11 @@
  * skipped, saying why, on a machine where the daemon cannot make cgroups.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { detectCgroups } from '../../src/process/cgroups.js';
-import { FIXTURES, processAlive, Project, waitFor } from './harness.js';
+import { childrenOf, FIXTURES, processAlive, Project, waitFor } from './harness.js';
 
 const project = new Project();
 const cgroups = detectCgroups({ parent: 'upkeep-limits-probe' });
@@ -38,21 +38,6 @@ before(async () => {
 
 after(() => project.cleanup());
 
-function children(ppid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(rest[1]) === ppid && rest[0] !== 'Z') out.push(Number(entry));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
-
-
 describe('limits', () => {
   test('rlimits, umask and nice are applied to the program', async () => {
     const s = await project.running('limited');
@@ -75,7 +60,7 @@ describe('limits', () => {
     const s = await project.running('escaper');
     let escaped: number | undefined;
     await waitFor(() => {
-      escaped = children(s.pid!).find((pid) => {
+      escaped = childrenOf(s.pid!).find((pid) => {
         const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
         return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[2]) !== s.pid; // another pgid
       });
