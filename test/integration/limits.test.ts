@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { detectCgroups } from '../../src/process/cgroups.js';
+import { detectCgroups, removeCgroupParent } from '../../src/process/cgroups.js';
 import { childrenOf, FIXTURES, processAlive, Project, waitFor } from './harness.js';
 
 const project = new Project();
@@ -36,7 +36,11 @@ before(async () => {
   await project.startDaemon();
 });
 
-after(() => project.cleanup());
+after(async () => {
+  await project.cleanup();
+  // detectCgroups made its (empty) parent folder: take it away again.
+  if (cgroups.available) removeCgroupParent(cgroups);
+});
 
 describe('limits', () => {
   test('rlimits, umask and nice are applied to the program', async () => {
