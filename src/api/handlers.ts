@@ -4,6 +4,7 @@
  * every name inside the tenant's namespace and sees nothing else (see view.ts). Admin commands
  * carry who asked, from which socket and why, into the cause that the event log records.
  */
+import { tenantPrefix } from '../config/load.js';
 import { closestMatch } from '../config/schema.js';
 import { UpkeepError } from '../errors.js';
 import { readTail } from '../process/log-writer.js';
@@ -41,7 +42,7 @@ export function makeHandler(deps: HandlerDeps): Handler {
   const sup = deps.supervisor;
   const local = (entries: StatusEntry[]): StatusEntry[] => entries.map((e) => ({ ...e, name: view.toLocal(e.name) }));
   const localEvent = (e: EventRecord): EventRecord => ({ ...e, service: view.toLocal(e.service) });
-  const prefix = view.tenant === undefined ? undefined : view.toGlobal('');
+  const prefix = view.tenant === undefined ? undefined : tenantPrefix(view.tenant);
 
   return async (envelope: Envelope, conn: Connection) => {
     const { request } = envelope;

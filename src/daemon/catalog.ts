@@ -15,8 +15,8 @@ import { scanTenants } from './tenants.js';
 export interface CatalogOptions {
   configDir: string;
   tenantPatterns: readonly string[];
-  load: LoadOptions;
-  userByUid(uid: number): RunAs | undefined;
+  /** Users and groups as of now: called once per load and per reload (one read of the files). */
+  users(): { load: LoadOptions; userByUid(uid: number): RunAs | undefined };
   say(line: string): void;
 }
 
@@ -40,8 +40,9 @@ export class Catalog {
 
   /** First load: every folder, plus the template instances named in `instanceNames`. */
   load(instanceNames: Iterable<string>): LoadedConfig {
-    this.sources = this.scan();
-    const loaded = loadSources(this.sources, this.options.load);
+    const users = this.options.users();
+    this.sources = this.scan(users.userByUid);
+    const loaded = loadSources(this.sources, users.load);
     this.templates = loaded.templates;
     for (const name of instanceNames) {
       if (loaded.specs.has(name)) continue;
@@ -58,9 +59,10 @@ export class Catalog {
    * re-read are carried over from `current`, as are instances whose template is broken.
    */
   reload(current: ReadonlyMap<string, ServiceSpec>, tenant?: string): Reloaded {
-    if (tenant === undefined) this.sources = this.scan();
+    const users = this.options.users();
+    if (tenant === undefined) this.sources = this.scan(users.userByUid);
     const reread = tenant === undefined ? this.sources : this.sources.filter((s) => s.tenant?.user === tenant);
-    const next = loadSources(reread, this.options.load);
+    const next = loadSources(reread, users.load);
     const isReread = (spec: ServiceSpec) => tenant === undefined || spec.tenant === tenant;
     for (const [name, t] of this.templates) if (tenant !== undefined && !name.startsWith(tenantPrefix(tenant))) next.templates.set(name, t);
     this.templates = next.templates;
@@ -88,8 +90,8 @@ export class Catalog {
     return instantiateName({ templates: this.templates }, name, current);
   }
 
-  private scan(): ConfigSource[] {
-    const scan = scanTenants(this.options.tenantPatterns, this.options.userByUid);
+  private scan(userByUid: (uid: number) => RunAs | undefined): ConfigSource[] {
+    const scan = scanTenants(this.options.tenantPatterns, userByUid);
     for (const w of scan.warnings) this.options.say(w);
     return [{ dir: this.options.configDir }, ...scan.sources];
   }

@@ -13,7 +13,7 @@ import { ROOT_VIEW, tenantView, type View } from '../api/view.js';
 import { createServiceCgroup, removeCgroupParent } from '../process/cgroups.js';
 import { shimMissingWarning } from '../process/exec-shim.js';
 import { listenAvailable } from '../process/listen-sockets.js';
-import { lookupGroup, lookupUser } from '../process/users.js';
+import { readUserDatabase } from '../process/users.js';
 import { cgroupSupport, daemonUser, openServiceSockets, serviceBaseEnv, toRunAs } from './service-os.js';
 import { Catalog } from './catalog.js';
 import { defaultDaemonConfig, type DaemonConfig } from './daemon-config.js';
@@ -82,12 +82,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const catalog = new Catalog({
     configDir: options.configDir,
     tenantPatterns: config.tenants,
-    load: {
-      lookupUser: (name) => toRunAs(lookupUser(name)),
-      lookupGroup: (name) => lookupGroup(name)?.gid,
-      daemonUser: daemonUser(),
+    users: () => {
+      const db = readUserDatabase();
+      return {
+        load: {
+          lookupUser: (name) => toRunAs(db.lookupUser(name)),
+          lookupGroup: (name) => db.lookupGroup(name)?.gid,
+          daemonUser: daemonUser(db),
+        },
+        userByUid: (uid) => toRunAs(db.userByUid(uid)),
+      };
     },
-    userByUid: (uid) => toRunAs(lookupUser(uid)),
     say,
   });
   const loaded = catalog.load(store.desiredEntries().map(([name]) => name));

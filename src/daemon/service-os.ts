@@ -9,7 +9,7 @@ import type { RunAs, ServiceSpec } from '../config/spec.js';
 import { UpkeepError } from '../errors.js';
 import { detectCgroups, type CgroupSupport } from '../process/cgroups.js';
 import { openListeners } from '../process/listen-sockets.js';
-import { lookupGroup, lookupUser, type UserEntry } from '../process/users.js';
+import { lookupGroup, lookupUser, type UserDatabase, type UserEntry } from '../process/users.js';
 
 export function toRunAs(entry: UserEntry | undefined): RunAs | undefined {
   return entry === undefined
@@ -17,8 +17,8 @@ export function toRunAs(entry: UserEntry | undefined): RunAs | undefined {
     : { user: entry.name, uid: entry.uid, gid: entry.gid, groups: entry.groups, home: entry.home, shell: entry.shell };
 }
 
-export function daemonUser(): { user: string; home: string } {
-  const me = lookupUser(process.getuid?.() ?? 0);
+export function daemonUser(users: UserDatabase): { user: string; home: string } {
+  const me = users.userByUid(process.getuid?.() ?? 0);
   return { user: me?.name ?? 'root', home: me?.home ?? '/root' };
 }
 

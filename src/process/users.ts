@@ -8,8 +8,8 @@
  * - A name is tried before a number (as id(1) does): a user literally named "1000" wins over
  *   uid 1000. A number given as a JS number is only ever a uid/gid.
  * - Only the local files are read: users from LDAP/NSS modules are not found (undefined).
- * - Files are read on every call: lookups happen when a service starts, rarely, and an edited
- *   /etc/passwd is then seen without a restart of the daemon.
+ * - lookupUser/lookupGroup read the files on every call; readUserDatabase reads them once for a
+ *   batch (a config load). Either way an edited /etc/passwd is seen without a daemon restart.
  */
 import { readFileSync } from 'node:fs';
 import { UpkeepError } from '../errors.js';
@@ -38,19 +38,45 @@ export interface UserFiles {
 
 const defaults = { passwd: '/etc/passwd', group: '/etc/group' };
 
-export function lookupUser(nameOrUid: string | number, files: UserFiles = {}): UserEntry | undefined {
+/**
+ * One reading of both files, for many lookups: loading 300 tenant folders asks for 300 users,
+ * and reading the files for each would parse them 300 times. Take a new one per load.
+ */
+export interface UserDatabase {
+  lookupUser(nameOrUid: string | number): UserEntry | undefined;
+  userByUid(uid: number): UserEntry | undefined;
+  lookupGroup(nameOrGid: string | number): GroupEntry | undefined;
+}
+
+export function readUserDatabase(files: UserFiles = {}): UserDatabase {
   const users = readPasswd(files.passwd ?? defaults.passwd);
-  const found =
-    typeof nameOrUid === 'number'
-      ? users.find((u) => u.uid === nameOrUid)
-      : (users.find((u) => u.name === nameOrUid) ??
-        (isNumber(nameOrUid) ? users.find((u) => u.uid === Number(nameOrUid)) : undefined));
-  if (found === undefined) return undefined;
-  const groups = [found.gid];
-  for (const g of readGroups(files.group ?? defaults.group)) {
-    if (g.members.includes(found.name) && !groups.includes(g.gid)) groups.push(g.gid);
-  }
-  return { ...found, groups };
+  const groups = readGroups(files.group ?? defaults.group);
+  const lookupUser = (nameOrUid: string | number): UserEntry | undefined => {
+    const found =
+      typeof nameOrUid === 'number'
+        ? users.find((u) => u.uid === nameOrUid)
+        : (users.find((u) => u.name === nameOrUid) ??
+          (isNumber(nameOrUid) ? users.find((u) => u.uid === Number(nameOrUid)) : undefined));
+    if (found === undefined) return undefined;
+    const ids = [found.gid];
+    for (const g of groups) {
+      if (g.members.includes(found.name) && !ids.includes(g.gid)) ids.push(g.gid);
+    }
+    return { ...found, groups: ids };
+  };
+  return {
+    lookupUser,
+    userByUid: (uid) => lookupUser(uid),
+    lookupGroup(nameOrGid) {
+      if (typeof nameOrGid === 'number') return groups.find((g) => g.gid === nameOrGid);
+      return groups.find((g) => g.name === nameOrGid) ?? (isNumber(nameOrGid) ? groups.find((g) => g.gid === Number(nameOrGid)) : undefined);
+    },
+  };
+}
+
+/** A single lookup (reads both files). */
+export function lookupUser(nameOrUid: string | number, files: UserFiles = {}): UserEntry | undefined {
+  return readUserDatabase(files).lookupUser(nameOrUid);
 }
 
 export function userByUid(uid: number, files: UserFiles = {}): UserEntry | undefined {
@@ -58,12 +84,7 @@ export function userByUid(uid: number, files: UserFiles = {}): UserEntry | undef
 }
 
 export function lookupGroup(nameOrGid: string | number, files: UserFiles = {}): GroupEntry | undefined {
-  const groups = readGroups(files.group ?? defaults.group);
-  if (typeof nameOrGid === 'number') return groups.find((g) => g.gid === nameOrGid);
-  return (
-    groups.find((g) => g.name === nameOrGid) ??
-    (isNumber(nameOrGid) ? groups.find((g) => g.gid === Number(nameOrGid)) : undefined)
-  );
+  return readUserDatabase(files).lookupGroup(nameOrGid);
 }
 
 function isNumber(text: string): boolean {
