@@ -102,7 +102,7 @@ describe('groups', () => {
 });
 
 describe('start storms', () => {
-  test('slow starts hold a few slots; everything else starts; status shows the queue', async () => {
+  test('slow starts hold a few slots; everything else starts', async () => {
     const p = project();
     const daemonConfig = join(p.dir, 'daemon.toml');
     writeFileSync(daemonConfig, 'max_concurrent_starts = 3\n');

@@ -6,26 +6,9 @@ import type { ServiceSpec } from '../../src/config/spec.js';
 import type { SpawnCallbacks, SpawnRequest, Spawner } from '../../src/process/spawner.js';
 import { FakeClock } from '../../src/supervisor/clock.js';
 import { ServiceRunner, type DriverDeps } from '../../src/supervisor/driver.js';
+import { serviceSpec } from './spec-fixture.js';
 
-const spec: ServiceSpec = {
-  name: 'svc',
-  file: '/etc/upkeep/services/svc.toml',
-  command: ['server', '--port', '1'],
-  directory: '/srv',
-  environment: { PORT: '1' },
-  restart: 'always',
-  backoff: { initialMs: 100, maxMs: 1000, resetAfterMs: 10_000 },
-  ready: 'started',
-  startTimeoutMs: 30_000,
-  stopSignal: 'SIGTERM',
-  stopTimeoutMs: 2000,
-  after: [],
-  requires: [],
-  groups: [],
-  priority: 0,
-  limits: {},
-  log: { maxSize: 1024, keep: 2 },
-};
+const spec: ServiceSpec = serviceSpec();
 
 class FakeSpawner implements Spawner {
   calls: { request: SpawnRequest; callbacks: SpawnCallbacks }[] = [];

@@ -6,26 +6,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ServiceSpec } from '../../src/config/spec.js';
 import { serviceEnv, spawnRequest } from '../../src/supervisor/launch.js';
+import { serviceSpec } from './spec-fixture.js';
 
-const base: ServiceSpec = {
-  name: 'alice/web',
-  file: '/x/web.toml',
-  command: ['/bin/web'],
-  directory: '/srv',
-  environment: { PORT: '80' },
-  restart: 'always',
-  backoff: { initialMs: 100, maxMs: 1000, resetAfterMs: 1000 },
-  ready: 'started',
-  startTimeoutMs: 1000,
-  stopSignal: 'SIGTERM',
-  stopTimeoutMs: 1000,
-  after: [],
-  requires: [],
-  groups: [],
-  priority: 0,
-  limits: {},
-  log: { maxSize: 1, keep: 1 },
-};
+const base: ServiceSpec = serviceSpec({ name: 'alice/web', file: '/x/web.toml', command: ['/bin/web'], environment: { PORT: '80' } });
 const daemonEnv = { PATH: '/usr/bin', LANG: 'C.UTF-8', LC_ALL: 'C', AWS_SECRET: 'root-only', HOME: '/root' };
 
 test("a service of the daemon's own user gets the daemon's environment under its own", () => {
