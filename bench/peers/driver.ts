@@ -5,7 +5,7 @@
  * ask it to stop everything. It measures nothing: measure.ts does that the same way for all.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface Workload {
@@ -85,5 +85,32 @@ export function killGroup(child: ChildProcess): void {
     process.kill(-child.pid, 'SIGKILL');
   } catch {
     /* gone */
+  }
+}
+
+/**
+ * The scan directory runit and s6 both read: one directory per service whose `run` is a symlink
+ * to the service program (no shell in between), plus any extra files (s6's `notification-fd`).
+ */
+export function scanDirectory(w: Workload, extraFiles: Record<string, string> = {}): string {
+  const scan = join(w.dir, 'service');
+  mkdirSync(scan);
+  for (const id of w.ids) {
+    mkdirSync(join(scan, id));
+    symlinkSync(w.svc, join(scan, id, 'run'));
+    for (const [name, text] of Object.entries(extraFiles)) writeFileSync(join(scan, id, name), text);
+  }
+  return scan;
+}
+
+/** Kills a scanner daemon (runsvdir, s6-svscan) and the per-service supervisors it started. */
+export async function killWithHelpers(child: ChildProcess, helpers: number[]): Promise<void> {
+  if (!(await exited(child, 100))) killGroup(child);
+  for (const p of helpers) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
 }

@@ -6,9 +6,8 @@
  * per service. Stop is SIGHUP to runsvdir (it sends TERM to every runsv, which stops its service
  * and exits); status is one `sv status` naming every service directory.
  */
-import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { daemon, exited, killGroup, run, type Driver, type Workload } from '../driver.js';
+import { daemon, killWithHelpers, run, scanDirectory, type Driver, type Workload } from '../driver.js';
 import { supervisorTree } from '../procs.js';
 import { debianVersion } from './debian.js';
 import { which } from './which.js';
@@ -26,12 +25,7 @@ export const runit: Driver = {
   ],
   commands: { status: '`sv status DIR/*` (one command, N arguments)', stop: 'SIGHUP to runsvdir' },
   async start(w: Workload) {
-    const scan = join(w.dir, 'service');
-    mkdirSync(scan);
-    for (const id of w.ids) {
-      mkdirSync(join(scan, id));
-      symlinkSync(w.svc, join(scan, id, 'run'));
-    }
+    const scan = scanDirectory(w);
     const child = daemon(w.dir, 'runsvdir.out', 'runsvdir', [scan], { env: { ...process.env, PEER_SVC_LOG: w.log } });
     const pid = child.pid as number;
     const dirs = w.ids.map((id) => join(scan, id));
@@ -41,17 +35,7 @@ export const runit: Driver = {
       async stop() {
         process.kill(pid, 'SIGHUP');
       },
-      async kill() {
-        const helpers = supervisorTree(pid, w.svc);
-        if (!(await exited(child, 100))) killGroup(child);
-        for (const p of helpers) {
-          try {
-            process.kill(p, 'SIGKILL');
-          } catch {
-            /* gone */
-          }
-        }
-      },
+      kill: () => killWithHelpers(child, supervisorTree(pid, w.svc)),
     };
   },
 };

@@ -7,9 +7,7 @@
  * s6-svscan gets `-c N` (its default limit is 500 services). Stop is `s6-svscanctl -t` (every s6-supervise brings its service down and exits); status is
  * `s6-svstat` on each service directory, in one shell loop (s6 has no status-of-all command).
  */
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { daemon, exited, killGroup, run, type Driver, type Workload } from '../driver.js';
+import { daemon, killWithHelpers, run, scanDirectory, type Driver, type Workload } from '../driver.js';
 import { supervisorTree } from '../procs.js';
 import { debianVersion } from './debian.js';
 import { which } from './which.js';
@@ -28,13 +26,7 @@ export const s6: Driver = {
   ],
   commands: { status: '`for d in DIR/*; do s6-svstat "$d"; done` (one s6-svstat per service)', stop: '`s6-svscanctl -t DIR`' },
   async start(w: Workload) {
-    const scan = join(w.dir, 'service');
-    mkdirSync(scan);
-    for (const id of w.ids) {
-      mkdirSync(join(scan, id));
-      symlinkSync(w.svc, join(scan, id, 'run'));
-      writeFileSync(join(scan, id, 'notification-fd'), '3\n');
-    }
+    const scan = scanDirectory(w, { 'notification-fd': '3\n' });
     const child = daemon(w.dir, 's6-svscan.out', 's6-svscan', ['-c', String(Math.max(500, w.n)), scan], { env: { ...process.env, PEER_SVC_LOG: w.log, PEER_SVC_NOTIFY_FD: '3' } });
     const pid = child.pid as number;
     return {
@@ -44,17 +36,7 @@ export const s6: Driver = {
         const code = await run('s6-svscanctl', ['-t', scan]);
         if (code !== 0) process.kill(pid, 'SIGTERM');
       },
-      async kill() {
-        const helpers = supervisorTree(pid, w.svc);
-        if (!(await exited(child, 100))) killGroup(child);
-        for (const p of helpers) {
-          try {
-            process.kill(p, 'SIGKILL');
-          } catch {
-            /* gone */
-          }
-        }
-      },
+      kill: () => killWithHelpers(child, supervisorTree(pid, w.svc)),
     };
   },
 };
