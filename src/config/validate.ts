@@ -8,7 +8,8 @@
  * caller passes the text, the parsed table and the config folder.
  */
 import path from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError, type UpkeepError } from '../errors.js';
+import { parseListenAddress } from './listen-address.js';
 import type { HealthSpec, LimitsSpec, ReadyMode, RestartPolicy, RunAs, ServiceSpec, SocketSpec } from './spec.js';
 import { locateKey } from './locate.js';
 import { SERVICE_KEYS } from './schema.js';
@@ -92,13 +93,6 @@ function validateLimits(limits: Section): LimitsSpec | undefined {
   return out;
 }
 
-/** "host:port", "[v6]:port" or an absolute path, as socket.listen takes them. */
-export function isListenAddress(text: string): boolean {
-  if (text.startsWith('/')) return !text.includes('\0') && !text.split('/').includes('..') && Buffer.byteLength(text) < 108;
-  const port = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d+)$/.exec(text)?.[1];
-  return port !== undefined && Number(port) <= 65535;
-}
-
 function validateSocket(socket: Section, name: string, context: FileContext, report: Report): SocketSpec | undefined {
   const listen = socket.strings('listen');
   const activate = socket.oneOf('activate') as SocketSpec['activate'] | undefined;
@@ -113,9 +107,11 @@ function validateSocket(socket: Section, name: string, context: FileContext, rep
   }
   let ok = true;
   for (const address of listen ?? []) {
-    if (!isListenAddress(address)) {
+    try {
+      parseListenAddress(address);
+    } catch (err) {
       ok = false;
-      report(['socket', 'listen'], `socket.listen: bad address ${JSON.stringify(address)}`, 'use "host:port" or an absolute socket path (under 108 bytes, no "..")');
+      report(['socket', 'listen'], `socket.listen: ${(err as Error).message.replace(/^listen /, '')}`, (err as UpkeepError).hint);
     }
   }
   if (owner !== undefined && context.tenant !== undefined) {

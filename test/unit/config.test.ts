@@ -297,6 +297,7 @@ describe('malformed files name the file, line and key', () => {
       ['command = ["x"]\n[health]\nhttp = "ftp://x/"\n', '3: health.http: bad URL "ftp://x/"; use http:// or https://, like "http://127.0.0.1:8080/healthz"'],
       ['command = ["x"]\n[socket]\nlisten = []\n', '3: socket.listen: needs at least one address; like listen = ["127.0.0.1:9000"]'],
       ['command = ["x"]\n[socket]\n', '2: socket.listen: needs at least one address; like listen = ["127.0.0.1:9000"]'],
+      ['command = ["x"]\n[socket]\nlisten = ["8080"]\n', '3: socket.listen: address "8080": a port alone does not say which interfaces; write "0.0.0.0:8080" or "[::]:8080"'],
       ['command = ["x"]\ngroups = ["ok", "not ok"]\n', '2: groups: bad name "not ok"; use letters, digits and _ . @ -, not starting with . or -'],
       ['command = ["x"]\nafter = ["web"]\n', '2: after: a service cannot wait for itself ("web")'],
     ];
