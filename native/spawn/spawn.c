@@ -4,17 +4,28 @@
  * watched on Node's own event loop (uv_poll: no thread, no SIGCHLD handler, no polling loop).
  * Linux only: glibc >= 2.34 to build, Linux >= 5.4 (pidfd_open, waitid(P_PIDFD)) to run.
  *
- * JS: spawn(file, argv, envp, cwd, fds, onExit) -> { pid, stdout, stderr }
+ * JS: spawn(file, argv, envp, cwd, fds, onExit[, cgroup]) -> { pid, stdout, stderr }
  *       file    absolute path of the program (the caller resolves PATH; no search here)
  *       argv    argv[0], the arguments; envp: "NAME=value" strings, exactly the environment
  *       fds     open fds the program gets as 3, 4, … (socket activation)
  *       onExit  (code: number | null, signal: string | null) => void, called once
+ *       cgroup  a cgroup v2 directory the child is created in (clone3 CLONE_INTO_CGROUP), only
+ *               where `intoCgroup` is true; absent, undefined or null: the daemon's own cgroup
  *       stdout, stderr: the read ends of the child's output pipes (O_NONBLOCK, O_CLOEXEC), the
  *       caller's to read and close.
  *     Throws an Error whose `code` is the errno name when nothing runs: glibc's posix_spawn
  *     (CLONE_VFORK) returns the child's exec or file-action errno (ENOENT, EACCES, ENOEXEC, a
  *     chdir's ENOENT) before it returns, so a failed exec is never a child that exits 127.
  *     pidfd: false when this kernel cannot watch exits by pidfd; spawn then throws ENOSYS.
+ *     intoCgroup: true where a child can be created in a cgroup (x86-64, Linux >= 5.7). Joining
+ *       one after the start (a write to cgroup.procs) waits for an RCU grace period in the
+ *       kernel, about 10 ms per start here: the largest part of a restart. Being born in it
+ *       costs nothing extra. A failure to create it there (the cgroup is gone, or not a leaf)
+ *       throws with the errno and a message naming the cgroup.
+ *
+ * Two ways to start the child, with the same result: posix_spawn (glibc's vfork), and, for a
+ * cgroup, our own clone3(CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP | CLONE_PIDFD) with the same
+ * steps as glibc's child (start_child below), since glibc 2.36 cannot pass a cgroup.
  *
  * The child:
  * - leads a new session and process group (POSIX_SPAWN_SETSID: pgid == sid == pid), like Node's
@@ -43,14 +54,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sched.h>
 #include <unistd.h>
 #include <node_api.h>
 #include <uv.h>
 
 #ifndef P_PIDFD
 #define P_PIDFD 3 /* <linux/wait.h>; glibc 2.36's <sys/wait.h> does not name it yet */
+#endif
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL /* Linux 5.7 */
+#endif
+#if defined(__x86_64__) && defined(SYS_clone3)
+#define HAVE_CLONE3_CHILD 1
 #endif
 
 #define MAX_FDS 1024 /* far above any real socket-activation set; keeps the fd arithmetic small */
@@ -74,7 +97,8 @@ typedef struct {
   napi_async_cleanup_hook_handle cleanup; /* NULL once removed */
 } child_t;
 
-static bool pidfd_works; /* set once at load by probe_pidfd() */
+static bool pidfd_works;  /* set once at load by probe_pidfd() */
+static bool into_cgroup;  /* set once at load by probe_into_cgroup() */
 
 /* ---- arguments ------------------------------------------------------------------------- */
 
@@ -169,6 +193,26 @@ static void throw_spawn_error(napi_env env, const char *file, int err) {
   napi_throw_error(env, name, msg);
 }
 
+/* The same, for a cgroup that cannot take the child: message "cannot create the process in the
+   cgroup DIR (EBUSY)", code "EBUSY", and `cgroup` DIR, so that the caller does not blame the
+   program. */
+static void throw_cgroup_error(napi_env env, const char *what, const char *dir, int err) {
+  const char *name = strerrorname_np(err);
+  char msg[4200];
+  napi_value code, message, error, where;
+  if (name == NULL) name = "EUNKNOWN";
+  snprintf(msg, sizeof msg, "%s %s (%s)", what, dir, name);
+  if (napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code) != napi_ok ||
+      napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message) != napi_ok ||
+      napi_create_error(env, code, message, &error) != napi_ok ||
+      napi_create_string_utf8(env, dir, NAPI_AUTO_LENGTH, &where) != napi_ok ||
+      napi_set_named_property(env, error, "cgroup", where) != napi_ok) {
+    napi_throw_error(env, name, msg);
+    return;
+  }
+  napi_throw(env, error);
+}
+
 /* ---- the spawn itself ------------------------------------------------------------------ */
 
 /* Runs r->file with stdout/stderr on out_w/err_w; returns 0 or an errno (posix_spawn's own
@@ -218,6 +262,135 @@ static int launch(const request_t *r, int out_w, int err_w, pid_t *pid) {
   posix_spawn_file_actions_destroy(&actions);
   return rc;
 }
+
+#ifdef HAVE_CLONE3_CHILD
+/* ---- the spawn into a cgroup: clone3 ------------------------------------------------------ */
+
+/* clone3's argument, as <linux/sched.h> has it (that header clashes with glibc's <sched.h>). */
+struct clone3_args {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+
+/* What the child needs; `err` is the child's report back (the memory is shared, CLONE_VM). */
+typedef struct {
+  const request_t *r;
+  int out_w, err_w;
+  volatile int err;
+} child_args_t;
+
+#define CHILD_STACK_SIZE (64 * 1024)
+
+/* The child, on its own stack, sharing the daemon's memory while the calling thread waits
+   (CLONE_VFORK) until it execs or exits. The steps and their order are launch()'s file actions
+   and posix_spawn's attributes: signal actions to default (all signals are blocked, so no
+   handler of the daemon can run here), a new session, the fds, chdir, closefrom, the empty
+   mask, exec. Only system calls: nothing that allocates or takes a lock another thread of the
+   daemon could hold. On failure the errno goes to args->err and the child exits 127 unseen. */
+static int start_child(void *p) {
+  child_args_t *a = p;
+  const request_t *r = a->r;
+  struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } dfl = {SIG_DFL, 0, NULL, 0};
+  for (int sig = 1; sig <= 64; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+  if (syscall(SYS_setsid) < 0) goto fail;
+  uint32_t count = r->nfds + 2;
+  int high = 3 + (int)r->nfds;
+#define SOURCE(i) ((i) == 0 ? a->out_w : (i) == 1 ? a->err_w : r->fds[(i) - 2])
+  for (uint32_t i = 0; i < count; i++)
+    if (SOURCE(i) >= high) high = SOURCE(i) + 1;
+  for (uint32_t i = 0; i < count; i++)
+    if (syscall(SYS_dup2, SOURCE(i), high + (int)i) < 0) goto fail;
+#undef SOURCE
+  int null = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY);
+  if (null < 0) goto fail;
+  if (null != 0 && (syscall(SYS_dup2, null, 0) < 0 || syscall(SYS_close, null) < 0)) goto fail;
+  for (uint32_t i = 0; i < count; i++)
+    if (syscall(SYS_dup2, high + (int)i, 1 + (int)i) < 0) goto fail;
+  if (syscall(SYS_chdir, r->cwd) < 0) goto fail;
+  if (syscall(SYS_close_range, 3 + r->nfds, ~0U, 0) < 0) goto fail;
+  uint64_t none = 0;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
+  syscall(SYS_execve, r->file, r->argv, r->envp);
+fail:
+  a->err = errno;
+  return 127;
+}
+
+/* clone3 with the child running fn(arg) on args->stack, then exiting with its result: the
+   child cannot return from a C function on a stack it did not come in on. x86-64 only (the
+   registers are the kernel's syscall ABI; r8 and r9 survive the syscall in both processes). */
+static long clone3_call(struct clone3_args *args, int (*fn)(void *), void *arg) {
+  long ret;
+  register int (*r8)(void *) __asm__("r8") = fn;
+  register void *r9 __asm__("r9") = arg;
+  __asm__ volatile(
+      "syscall\n\t"
+      "testq %%rax, %%rax\n\t"
+      "jnz 1f\n\t"
+      "xorl %%ebp, %%ebp\n\t" /* the child: an outermost frame on its own stack */
+      "andq $-16, %%rsp\n\t"
+      "movq %%r9, %%rdi\n\t"
+      "callq *%%r8\n\t"
+      "movl %%eax, %%edi\n\t"
+      "movl %[exit], %%eax\n\t"
+      "syscall\n\t"
+      "hlt\n"
+      "1:"
+      : "=a"(ret)
+      : "0"((long)SYS_clone3), "D"(args), "S"(sizeof *args), "r"(r8), "r"(r9), [exit] "i"(SYS_exit)
+      : "rcx", "r11", "memory", "cc");
+  return ret;
+}
+
+/* Like launch(), but the child is created in the cgroup whose directory fd is `cgroup_fd`, and
+   its pidfd comes with it. 0, or an errno (in *clone_failed when clone3 itself refused, which
+   is about the cgroup: gone, not a leaf, or no permission). */
+static int launch_in_cgroup(const request_t *r, int out_w, int err_w, int cgroup_fd, pid_t *pid, int *pidfd, bool *clone_failed) {
+  child_args_t args = {.r = r, .out_w = out_w, .err_w = err_w, .err = 0};
+  void *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) return errno;
+  int child_pidfd = -1;
+  struct clone3_args ca = {
+      .flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_INTO_CGROUP,
+      .pidfd = (uint64_t)(uintptr_t)&child_pidfd,
+      .exit_signal = SIGCHLD,
+      .stack = (uint64_t)(uintptr_t)stack,
+      .stack_size = CHILD_STACK_SIZE,
+      .cgroup = (uint64_t)cgroup_fd,
+  };
+  uint64_t all = ~(uint64_t)0, old = 0;
+  syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &old, sizeof all);
+  long ret = clone3_call(&ca, start_child, &args);
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, sizeof old);
+  munmap(stack, CHILD_STACK_SIZE);
+  if (ret < 0) {
+    *clone_failed = true;
+    return (int)-ret;
+  }
+  if (args.err != 0) { /* the child exited 127 before exec: reap it, report its errno */
+    while (waitpid((pid_t)ret, NULL, 0) < 0 && errno == EINTR) {
+    }
+    close(child_pidfd);
+    return args.err;
+  }
+  *pid = (pid_t)ret;
+  *pidfd = child_pidfd;
+  return 0;
+}
+
+/* True where clone3 knows CLONE_INTO_CGROUP: asked with an fd nobody has open (INT_MAX; a
+   larger number is EINVAL), it says EBADF (Linux >= 5.7) rather than EINVAL (an unknown flag)
+   or ENOSYS. Nothing is started. */
+static bool probe_into_cgroup(void) {
+  struct clone3_args ca = {.flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = 0x7fffffff};
+  long rc = syscall(SYS_clone3, &ca, sizeof ca);
+  if (rc == 0) _exit(0); /* cannot happen with fd -1; never run on as a second daemon */
+  if (rc > 0) waitpid((pid_t)rc, NULL, 0);
+  return rc < 0 && errno == EBADF;
+}
+#else
+static bool probe_into_cgroup(void) { return false; }
+#endif
 
 /* Two pipes, close-on-exec at both ends (the child gets its copies through dup2), the read ends
    non-blocking for the event loop. The write ends stay blocking: they become the child's own
@@ -321,9 +494,10 @@ static void on_pidfd_readable(uv_poll_t *poll, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
-/* Opens a pidfd for pid and watches it; 0, or an errno with nothing left behind. */
-static int watch_child(napi_env env, pid_t pid, napi_value on_exit) {
-  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec by definition */
+/* Watches the child through `pidfd` (-1: opens one for pid); 0, or an errno with nothing left
+   behind (the pidfd closed). */
+static int watch_child(napi_env env, pid_t pid, int pidfd, napi_value on_exit) {
+  if (pidfd < 0) pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* close-on-exec by definition */
   if (pidfd < 0) return errno;
   child_t *c = calloc(1, sizeof *c);
   uv_loop_t *loop;
@@ -362,40 +536,82 @@ static napi_value make_result(napi_env env, pid_t pid, int out_r, int err_r) {
   return result;
 }
 
+/* The optional 7th argument: a cgroup directory, or NULL (absent, undefined, null). False with
+   an error thrown when it is something else, or given where `intoCgroup` is false. */
+static bool read_cgroup(napi_env env, size_t argc, napi_value *args, char **cgroup) {
+  napi_valuetype type = napi_undefined;
+  *cgroup = NULL;
+  if (argc < 7 || napi_typeof(env, args[6], &type) != napi_ok || type == napi_undefined || type == napi_null) return true;
+  if (!into_cgroup) {
+    napi_throw_error(env, "ENOSYS", "spawn: this build or kernel cannot create a process in a cgroup (intoCgroup is false)");
+    return false;
+  }
+  return (*cgroup = dup_string(env, args[6], "cgroup")) != NULL;
+}
+
+/* Starts the request, in `cgroup` when given; 0 or an errno, with a message in `what` when the
+   errno is about the cgroup rather than the program. */
+static int start_request(const request_t *r, const char *cgroup, int out_w, int err_w, pid_t *pid, int *pidfd, const char **what) {
+  *pidfd = -1;
+  if (cgroup == NULL) return launch(r, out_w, err_w, pid);
+#ifdef HAVE_CLONE3_CHILD
+  int fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    *what = "cannot open the cgroup";
+    return errno;
+  }
+  bool clone_failed = false;
+  int rc = launch_in_cgroup(r, out_w, err_w, fd, pid, pidfd, &clone_failed);
+  close(fd);
+  if (clone_failed) *what = "cannot create the process in the cgroup";
+  return rc;
+#else
+  (void)pid;
+  return ENOSYS; /* read_cgroup refused already */
+#endif
+}
+
 static napi_value spawn_child(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value args[6];
+  size_t argc = 7;
+  napi_value args[7];
   napi_valuetype cb_type;
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
   if (argc < 6 || napi_typeof(env, args[5], &cb_type) != napi_ok || cb_type != napi_function) {
-    napi_throw_type_error(env, NULL, "spawn: expected (file, argv, envp, cwd, fds, onExit)");
+    napi_throw_type_error(env, NULL, "spawn: expected (file, argv, envp, cwd, fds, onExit[, cgroup])");
     return NULL;
   }
   request_t r = {0};
-  if (!read_request(env, args, &r)) {
+  char *cgroup = NULL;
+  if (!read_request(env, args, &r) || !read_cgroup(env, argc, args, &cgroup)) {
     free_request(&r);
     return NULL;
   }
   if (!pidfd_works) {
     free_request(&r);
+    free(cgroup);
     napi_throw_error(env, "ENOSYS", "spawn: this kernel cannot watch exits by pidfd (Linux >= 5.4 needed)");
     return NULL;
   }
   int out[2] = {-1, -1}, err[2] = {-1, -1};
   pid_t pid = -1;
+  int pidfd = -1;
+  const char *what = NULL;
   int rc = make_pipes(out, err);
-  if (rc == 0) rc = launch(&r, out[1], err[1], &pid);
+  if (rc == 0) rc = start_request(&r, cgroup, out[1], err[1], &pid, &pidfd, &what);
   close_fd(&out[1]);
   close_fd(&err[1]);
-  if (rc == 0 && (rc = watch_child(env, pid, args[5])) != 0) abandon(pid);
+  if (rc == 0 && (rc = watch_child(env, pid, pidfd, args[5])) != 0) abandon(pid);
   if (rc != 0) {
     close_fd(&out[0]);
     close_fd(&err[0]);
-    throw_spawn_error(env, r.file, rc);
+    if (what != NULL) throw_cgroup_error(env, what, cgroup, rc);
+    else throw_spawn_error(env, r.file, rc);
     free_request(&r);
+    free(cgroup);
     return NULL;
   }
   free_request(&r);
+  free(cgroup);
   return make_result(env, pid, out[0], err[0]);
 }
 
@@ -414,10 +630,13 @@ static bool probe_pidfd(void) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn, flag;
   pidfd_works = probe_pidfd();
+  into_cgroup = pidfd_works && probe_into_cgroup();
   if (napi_create_function(env, "spawn", NAPI_AUTO_LENGTH, spawn_child, NULL, &fn) != napi_ok ||
       napi_set_named_property(env, exports, "spawn", fn) != napi_ok ||
       napi_get_boolean(env, pidfd_works, &flag) != napi_ok ||
-      napi_set_named_property(env, exports, "pidfd", flag) != napi_ok)
+      napi_set_named_property(env, exports, "pidfd", flag) != napi_ok ||
+      napi_get_boolean(env, into_cgroup, &flag) != napi_ok ||
+      napi_set_named_property(env, exports, "intoCgroup", flag) != napi_ok)
     return NULL;
   return exports;
 }

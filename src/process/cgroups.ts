@@ -76,6 +76,8 @@ export interface ServiceCgroup {
   readonly dirs: string[];
   /** The cgroup.procs files behind `dirs`. */
   readonly procsFiles: string[];
+  /** The one of `dirs` on the v2 hierarchy (pass as SpawnRequest.cgroupV2), if one is used. */
+  readonly v2Dir?: string;
   /** Every process in the cgroup, whatever its process group or session. */
   pids(): number[];
   /** Signals every process; returns how many were signalled. */
@@ -210,10 +212,12 @@ function serviceHandle(service: string, dirs: string[], support: Available, used
   const trackingProcs = procsFiles[0]!;
   const pids = (): number[] => readPids(trackingProcs).sort((a, b) => a - b);
   const watchers = new Set<fs.FSWatcher>();
+  const v2 = used.findIndex((h) => h.version === 2);
   const handle: ServiceCgroup = {
     service,
     dirs,
     procsFiles,
+    ...(v2 >= 0 ? { v2Dir: dirs[v2]! } : {}),
     pids,
     kill(signal: NodeJS.Signals = 'SIGTERM'): number {
       if (signal === 'SIGKILL' && support.killAll) {

@@ -30,7 +30,12 @@ import type { SpawnCallbacks, Spawner } from './spawner.js';
 interface SpawnAddon {
   /** False on a kernel without pidfd_open/waitid(P_PIDFD) (Linux < 5.4): spawn would throw ENOSYS. */
   pidfd: boolean;
-  /** Throws an Error with the errno name as `code` when the program did not start. */
+  /** True where a child can be created in a cgroup v2 directory (clone3 CLONE_INTO_CGROUP). */
+  intoCgroup: boolean;
+  /**
+   * Throws an Error with the errno name as `code` when the program did not start; with a
+   * `cgroup` property (the directory) when the cgroup was the reason.
+   */
   spawn(
     file: string,
     argv: string[],
@@ -38,6 +43,7 @@ interface SpawnAddon {
     cwd: string,
     fds: number[],
     onExit: (code: number | null, signal: string | null) => void,
+    cgroup?: string,
   ): { pid: number; stdout: number; stderr: number };
 }
 
@@ -49,6 +55,11 @@ function usableAddon(): SpawnAddon | null {
 /** True when the addon is built and this kernel can report exits by pidfd. */
 export function nativeSpawnerAvailable(): boolean {
   return usableAddon() !== null;
+}
+
+/** True when, besides, a process can be created in its cgroup v2 directory (SpawnRequest.cgroupV2). */
+export function nativeSpawnerIntoCgroup(): boolean {
+  return usableAddon()?.intoCgroup === true;
 }
 
 export interface NativeSpawnerOptions {
@@ -69,7 +80,9 @@ export class NativeSpawner implements Spawner {
   spawn(request: LaunchRequest, callbacks: SpawnCallbacks): void {
     const addon = this.addon;
     if (addon === null) return this.fallback.spawn(request, callbacks);
-    const launch = planLaunch(request, this.shim);
+    // Born in its v2 cgroup, the program needs no shim to join it (nor the wait a join costs).
+    const bornIn = addon.intoCgroup ? request.cgroupV2 : undefined;
+    const launch = planLaunch(bornIn === undefined ? request : withoutCgroup(request, bornIn), this.shim);
     if ('ok' in launch) return void queueMicrotask(() => callbacks.done(launch));
     if (launch.uid !== undefined || launch.gid !== undefined) return this.fallback.spawn(request, callbacks);
     const file = programFile(launch, request.env.PATH);
@@ -78,8 +91,14 @@ export class NativeSpawner implements Spawner {
     for (const [name, value] of Object.entries(request.env)) if (value !== undefined) envp.push(`${name}=${value}`);
     let child;
     try {
-      child = addon.spawn(file, [launch.file, ...launch.args], envp, launch.cwd, request.fds ?? [], (code, signal) =>
-        callbacks.onExit(code, signal),
+      child = addon.spawn(
+        file,
+        [launch.file, ...launch.args],
+        envp,
+        launch.cwd,
+        request.fds ?? [],
+        (code, signal) => callbacks.onExit(code, signal),
+        bornIn,
       );
     } catch (err) {
       const failure = spawnFailure(launch, err as NodeJS.ErrnoException);
@@ -91,6 +110,13 @@ export class NativeSpawner implements Spawner {
     readOutput(child.stdout, 'out', callbacks);
     readOutput(child.stderr, 'err', callbacks);
   }
+}
+
+/** The request without `dir` among the cgroups to join (the process is created in it). */
+function withoutCgroup(request: LaunchRequest, dir: string): LaunchRequest {
+  const { cgroup, ...rest } = request;
+  const others = (typeof cgroup === 'string' ? [cgroup] : (cgroup ?? [])).filter((d) => d !== dir);
+  return others.length > 0 ? { ...rest, cgroup: others } : rest;
 }
 
 /**
@@ -106,8 +132,9 @@ function programFile(launch: Launch, pathEnv: string | undefined): string | Fail
 
 /** posix_spawn says ENOENT both for a missing program and for a chdir into a directory that
  *  vanished since the plan checked it: name the directory when it is the culprit. */
-function spawnFailure(launch: Launch, err: NodeJS.ErrnoException): Failure {
+function spawnFailure(launch: Launch, err: NodeJS.ErrnoException & { cgroup?: string }): Failure {
   const errno = err.code ?? 'EUNKNOWN';
+  if (err.cgroup !== undefined) return { ok: false, errno, message: err.message };
   const dirProblem = errno === 'ENOENT' || errno === 'ENOTDIR' || errno === 'EACCES' ? checkDirectory(launch.cwd) : undefined;
   return dirProblem ?? { ok: false, errno, message: describeSpawnError(launch.file, errno, err.message) };
 }

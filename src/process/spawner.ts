@@ -26,6 +26,12 @@ export interface SpawnRequest {
   nice?: number;
   /** The cgroup directories (made by cgroups.ts; one per v1 hierarchy) the program joins before exec. */
   cgroup?: string | readonly string[];
+  /**
+   * The one of `cgroup` on the cgroup v2 hierarchy, if any. A spawner that can create the process
+   * in it (clone3 CLONE_INTO_CGROUP) does so instead of joining it after the start: a join is a
+   * write to cgroup.procs that waits for an RCU grace period in the kernel (about 10 ms here).
+   */
+  cgroupV2?: string;
   /** Open file descriptors passed to the program as fds 3, 4, … (socket activation). */
   fds?: number[];
 }

@@ -254,10 +254,12 @@ export class ServiceRunner {
       this.dispatch({ type: 'spawnFailed', errno, message: e.message });
       return;
     }
+    const cgroup = this.resources.cgroup();
     const extras = {
       notifyPath: this.openNotify(),
       sockets: sockets === undefined ? undefined : { fds: sockets.fds, names: spec.socket?.names ?? [] },
-      cgroup: this.resources.cgroup()?.dirs,
+      cgroup: cgroup?.dirs,
+      cgroupV2: cgroup?.v2Dir,
     };
     this.deps.spawner.spawn(
       spawnRequest(spec, serviceEnv(spec, this.deps.baseEnv, extras), extras),

@@ -20,6 +20,8 @@ export interface RunExtras {
   sockets?: { fds: readonly number[]; names: readonly string[] };
   /** cgroup directories to join. */
   cgroup?: readonly string[];
+  /** The one of them on cgroup v2 (a spawner may create the process in it instead). */
+  cgroupV2?: string;
 }
 
 export function userBaseEnv(base: Readonly<Record<string, string>>, user: RunAs): Record<string, string> {
@@ -68,5 +70,6 @@ export function spawnRequest(spec: ServiceSpec, env: Record<string, string>, ext
   if (spec.umask !== undefined) request.umask = spec.umask;
   if (spec.nice !== undefined) request.nice = spec.nice;
   if (extras.cgroup !== undefined && extras.cgroup.length > 0) request.cgroup = extras.cgroup;
+  if (extras.cgroupV2 !== undefined) request.cgroupV2 = extras.cgroupV2;
   return request;
 }

@@ -16,6 +16,8 @@ export interface ServiceSockets {
 
 export interface ServiceCgroupHandle {
   readonly dirs: readonly string[];
+  /** The one of `dirs` on the cgroup v2 hierarchy, if any. */
+  readonly v2Dir?: string;
   pids(): number[];
   kill(signal: NodeJS.Signals): number;
   remove(): void;

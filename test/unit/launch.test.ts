@@ -42,7 +42,7 @@ test('protocol variables come last; sockets add LISTEN_* and the pid variable; l
     umask: 0o027,
     nice: 3,
   };
-  const extras = { notifyPath: '/n.sock', sockets: { fds: [7], names: ['api'] }, cgroup: ['/cg/a', '/cg/b'] };
+  const extras = { notifyPath: '/n.sock', sockets: { fds: [7], names: ['api'] }, cgroup: ['/cg/a', '/cg/b'], cgroupV2: '/cg/a' };
   const env = serviceEnv(spec, daemonEnv, extras);
   assert.equal(env.NOTIFY_SOCKET, '/n.sock');
   assert.equal(env.WATCHDOG_USEC, '2000000');
@@ -55,5 +55,6 @@ test('protocol variables come last; sockets add LISTEN_* and the pid variable; l
   assert.equal(req.umask, 0o027);
   assert.equal(req.nice, 3);
   assert.deepEqual(req.cgroup, ['/cg/a', '/cg/b']);
+  assert.equal(req.cgroupV2, '/cg/a');
   assert.equal(req.uid, undefined);
 });

@@ -3,18 +3,21 @@
 // complete output, spawn errors as data, exact environment, pid variables, fds at 3, 4, … and
 // nothing else, default signal dispositions, and a uid through the exec shim (a real system
 // user, made in before()). Then what only the native addon adds: its exits are not stolen by
-// Node's children (nor theirs by it), and 2000 spawns leave no fd behind.
+// Node's children (nor theirs by it), and 2000 spawns leave no fd behind. The native spawner runs
+// the suite twice: plain (posix_spawn), and with every request in a cgroup v2 directory, which it
+// creates the process in (its own clone3 child instead of posix_spawn; where the kernel has it).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn as nodeSpawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createServiceCgroup, detectCgroups, removeCgroupParent, type ServiceCgroup } from '../../src/process/cgroups.js';
 import { execShimPath, type LaunchRequest } from '../../src/process/exec-shim.js';
 import { loadAddon } from '../../src/process/native-addon.js';
-import { NativeSpawner, nativeSpawnerAvailable } from '../../src/process/native-spawner.js';
+import { NativeSpawner, nativeSpawnerAvailable, nativeSpawnerIntoCgroup } from '../../src/process/native-spawner.js';
 import { NodeSpawner } from '../../src/process/node-spawner.js';
-import type { SpawnOutcome, Spawner } from '../../src/process/spawner.js';
+import type { SpawnCallbacks, SpawnOutcome, Spawner } from '../../src/process/spawner.js';
 
 interface Implementation {
   name: string;
@@ -22,6 +25,28 @@ interface Implementation {
   skip: string | false;
   /** Guarantees of the contract this implementation is known not to give, with the reason. */
   gaps: { inheritedFds?: string; enoexec?: string };
+}
+
+// A cgroup v2 directory of this test's own (removed in after()), where one can be made.
+const cgroupSupport = process.getuid?.() === 0 ? detectCgroups({ parent: `upkeep-test-spawner-${process.pid}` }) : undefined;
+let contractCgroup: ServiceCgroup | undefined;
+function cgroupForContract(): ServiceCgroup {
+  if (cgroupSupport?.available !== true) throw new Error('no cgroups');
+  return (contractCgroup ??= createServiceCgroup(cgroupSupport, 'contract'));
+}
+const intoCgroupSkip =
+  !nativeSpawnerAvailable() ? 'native/spawn not built or no pidfd'
+  : !nativeSpawnerIntoCgroup() ? 'this kernel or build cannot create a process in a cgroup (clone3 CLONE_INTO_CGROUP)'
+  : cgroupSupport?.available !== true || cgroupSupport.kind === 'v1' ? 'no cgroup v2 here (needs root and a cgroup2 mount)'
+  : false;
+
+/** Every request made in the contract's cgroup, as the daemon asks for a service's runs. */
+class InCgroup implements Spawner {
+  constructor(private readonly inner: Spawner) {}
+  spawn(request: LaunchRequest, callbacks: SpawnCallbacks): void {
+    const group = cgroupForContract();
+    this.inner.spawn({ ...request, cgroup: group.dirs, cgroupV2: group.v2Dir }, callbacks);
+  }
 }
 
 const implementations: Implementation[] = [
@@ -38,6 +63,12 @@ const implementations: Implementation[] = [
     name: 'NativeSpawner',
     make: (options) => new NativeSpawner(options),
     skip: nativeSpawnerAvailable() ? false : 'native/spawn not built (npm run build:native) or no pidfd',
+    gaps: {},
+  },
+  {
+    name: 'NativeSpawner, born in a cgroup v2',
+    make: (options) => new InCgroup(new NativeSpawner(options)),
+    skip: intoCgroupSkip,
     gaps: {},
   },
 ];
@@ -105,6 +136,16 @@ async function runToEnd(spawner: Spawner, request: LaunchRequest): Promise<Run> 
   return run;
 }
 
+/** The cgroup2 mount point that holds `dir`. */
+function cgroupMountOf(dir: string): string {
+  const points = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(' - cgroup2 '))
+    .map((line) => line.split(' ')[4]!);
+  return points.filter((p) => dir.startsWith(`${p}/`)).sort((a, b) => b.length - a.length)[0]!;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const text = (chunks: Buffer[]) => Buffer.concat(chunks).toString();
 const pidOf = (o: SpawnOutcome) => (o.ok ? o.pid : assert.fail(`spawn failed: ${o.errno} ${o.message}`));
@@ -156,8 +197,13 @@ before(() => {
   }
 });
 
-after(() => {
+after(async () => {
   for (const pid of started) killGroup(pid);
+  if (cgroupSupport?.available === true) {
+    for (let i = 0; i < 50 && (contractCgroup?.pids().length ?? 0) > 0; i++) await sleep(20); // killed ones reaped
+    contractCgroup?.remove();
+    removeCgroupParent(cgroupSupport);
+  }
   if (user !== undefined) execFileSync('userdel', [user.name]);
   fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -317,7 +363,7 @@ for (const impl of implementations) {
 
 describe('native addon only', { skip: implementations[1]!.skip }, () => {
   interface Addon {
-    spawn(file: string, argv: string[], envp: string[], cwd: string, fds: number[], onExit: () => void): unknown;
+    spawn(file: string, argv: string[], envp: string[], cwd: string, fds: number[], onExit: () => void, cgroup?: string): unknown;
   }
   const addon = () => loadAddon<Addon>('spawn', (m) => typeof m.spawn === 'function')!;
 
@@ -373,8 +419,49 @@ describe('native addon only', { skip: implementations[1]!.skip }, () => {
     }
   });
 
-  test('2000 spawns leave no fd behind in the daemon', { timeout: 120_000 }, async () => {
-    const native = new NativeSpawner();
+  test('a child made in a cgroup is in it when spawn() returns; the exec shim is not needed for it', { skip: intoCgroupSkip }, async () => {
+    const group = cgroupForContract();
+    const relative = `0::${group.v2Dir!.slice(cgroupMountOf(group.v2Dir!).length)}`;
+    const exited = new Promise<void>((resolve) => {
+      const child = addon().spawn('/bin/sleep', ['sleep', '1000'], [], '/', [], () => resolve(), group.v2Dir) as { pid: number; stdout: number; stderr: number };
+      started.add(child.pid);
+      // Read before this turn of the loop ends: a shim or a join afterwards could not be this early.
+      const line = fs.readFileSync(`/proc/${child.pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
+      assert.equal(line, relative);
+      fs.closeSync(child.stdout);
+      fs.closeSync(child.stderr);
+      killGroup(child.pid);
+    });
+    await exited;
+    // Through the spawner: only the v1 directories (none here without limits) go to the shim.
+    const run = start(new NativeSpawner(), { directory: '/', env: { PATH }, command: ['sleep', '1000'], cgroup: [group.v2Dir!], cgroupV2: group.v2Dir });
+    const pid = pidOf(await run.spawned);
+    try {
+      assert.ok(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').includes(relative));
+      assert.deepEqual(group.pids(), [pid]);
+    } finally {
+      killGroup(pid);
+      await run.finished();
+    }
+  });
+
+  test('a cgroup that cannot take the child is a spawn error naming the cgroup, not the program', { skip: intoCgroupSkip }, async () => {
+    const gone = path.join(path.dirname(cgroupForContract().v2Dir!), 'no-such.service');
+    assert.throws(() => addon().spawn('/bin/true', ['true'], [], '/', [], () => assert.fail('no exit'), gone), { code: 'ENOENT', cgroup: gone });
+    const run = await runToEnd(new NativeSpawner(), { directory: '/', env: { PATH }, command: ['true'], cgroup: [gone], cgroupV2: gone });
+    assert.deepEqual(run.exits, []);
+    assert.equal(run.dones.length, 1);
+    const outcome = run.dones[0]!;
+    assert.ok(!outcome.ok);
+    assert.equal(outcome.errno, 'ENOENT');
+    assert.match(outcome.message, /cgroup \S*no-such\.service/);
+  });
+
+  test('2000 spawns leave no fd behind in the daemon (half of them made in a cgroup, where possible)', { timeout: 120_000 }, async () => {
+    const plain = new NativeSpawner();
+    const inCgroup = intoCgroupSkip === false ? new InCgroup(plain) : plain;
+    let turn = 0;
+    const native: Spawner = { spawn: (request, callbacks) => (turn++ % 2 === 0 ? plain : inCgroup).spawn(request, callbacks) };
     const count = () => fs.readdirSync('/proc/self/fd').length;
     const spawnBatch = () => Promise.all(Array.from({ length: 50 }, () => start(native, { directory: '/', env: {}, command: ['/bin/true'] }).finished(0)));
     await spawnBatch(); // warm-up: lazily opened fds (libuv's, the addon's) are not leaks
