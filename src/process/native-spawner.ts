@@ -8,7 +8,10 @@
  * Same contract and same behaviour as NodeSpawner for every SpawnRequest field, from the same
  * plan (launch-plan.ts): program and directory checked first, the exec shim in front of the
  * program for identity/limits/cgroups/pid variables, `fds` at 3, 4, …, stdin from /dev/null,
- * stdout/stderr through pipes. Differences, all on the safe side:
+ * stdout/stderr through pipes. A request with a cgroup v2 directory (`cgroupV2`) is created in
+ * it by the addon (clone3 CLONE_INTO_CGROUP) where nativeSpawnerIntoCgroup() says so, and that
+ * directory is left out of what the shim joins: a plain service then runs without the shim.
+ * Differences, all on the safe side:
  * - every fd of the daemon other than stdio and `fds` is closed in the child, also the ones it
  *   inherited without close-on-exec (Node passes those on);
  * - every signal starts at its default action and unblocked (Node resets only 1..31).
