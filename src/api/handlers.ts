@@ -8,6 +8,7 @@ import { tenantPrefix } from '../config/load.js';
 import { closestMatch } from '../config/schema.js';
 import { UpkeepError } from '../errors.js';
 import { readTail } from '../process/log-writer.js';
+import { statusOutput, type StatusReply } from '../render/status-reply.js';
 import type { Cause } from '../supervisor/causes.js';
 import type { StatusEntry, Supervisor } from '../supervisor/supervisor.js';
 import type { EventRecord } from '../store/types.js';
@@ -52,7 +53,9 @@ export function makeHandler(deps: HandlerDeps): Handler {
         return;
       case 'status': {
         const names = request.names === undefined ? visibleNames(sup, view) : resolveTargets(sup, request.names, view);
-        conn.reply({ daemon: deps.daemonInfo(view), services: local(sup.status(names)) });
+        const reply = { daemon: deps.daemonInfo(view), services: local(sup.status(names)) };
+        // The native client prints the daemon's rendering, so `upkeep status` needs no Node start-up.
+        conn.reply(request.format === undefined ? reply : { ...reply, ...statusOutput(reply as StatusReply, request.format) });
         return;
       }
       case 'start':

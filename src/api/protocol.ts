@@ -7,12 +7,14 @@
  * Everything arriving on the socket is validated here, once, before any handler sees it.
  */
 import { ProtocolError } from '../errors.js';
+import type { StatusFormat } from '../render/status-reply.js';
 
 export type TargetCommand = 'start' | 'stop' | 'restart';
 
 export type Request =
   | { cmd: 'ping' }
-  | { cmd: 'status'; names?: string[] }
+  /** With a format, the reply also carries what `upkeep status` prints (`text`, `warning`). */
+  | { cmd: 'status'; names?: string[]; format?: StatusFormat }
   | { cmd: TargetCommand; names: string[]; reason?: string; wait?: boolean }
   | { cmd: 'enable' | 'disable'; names: string[] }
   | { cmd: 'reload' }
@@ -62,8 +64,14 @@ function toRequest(cmd: string, o: Record<string, unknown>): Request {
     case 'ping':
     case 'reload':
       return { cmd };
-    case 'status':
-      return o.names === undefined ? { cmd } : { cmd, names: stringArray(o.names, 'names') };
+    case 'status': {
+      const format = optionalFormat(o.format);
+      return {
+        cmd,
+        ...(o.names === undefined ? {} : { names: stringArray(o.names, 'names') }),
+        ...(format === undefined ? {} : { format }),
+      };
+    }
     case 'start':
     case 'stop':
     case 'restart':
@@ -128,6 +136,12 @@ function requiredString(v: unknown, field: string): string {
 function optionalString(v: unknown, field: string): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string' || v.length > 4096) throw new ProtocolError(`${field} must be a string`);
+  return v;
+}
+
+function optionalFormat(v: unknown): StatusFormat | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (v !== 'json' && v !== 'text') throw new ProtocolError(`format must be "json" or "text", got ${JSON.stringify(v)}`);
   return v;
 }
 

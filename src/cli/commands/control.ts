@@ -4,7 +4,7 @@ import type { StatusEntry } from '../../supervisor/supervisor.js';
 import { parse, UsageError } from '../args.js';
 import { EXIT_OK, type Io } from '../io.js';
 import { defaultSocket } from '../paths.js';
-import { renderStatus } from '../render/status.js';
+import { renderStatus } from '../../render/status.js';
 
 export async function control(cmd: 'start' | 'stop' | 'restart' | 'enable' | 'disable', args: string[], io: Io): Promise<number> {
   const usage = `upkeep ${cmd} NAME|@GROUP...${cmd === 'enable' || cmd === 'disable' ? '' : ' [--reason TEXT]'}`;

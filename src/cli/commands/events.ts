@@ -4,8 +4,8 @@ import type { EventRecord } from '../../store/types.js';
 import { parse, UsageError } from '../args.js';
 import { EXIT_OK, type Io } from '../io.js';
 import { defaultSocket } from '../paths.js';
-import { renderEvent } from '../render/status.js';
-import { parseSince } from '../render/time.js';
+import { renderEvent } from '../../render/status.js';
+import { parseSince } from '../../render/time.js';
 
 export async function events(args: string[], io: Io): Promise<number> {
   const usage = 'upkeep events [NAME] [--since T] [-n N] [--follow] [--json]';

@@ -9,7 +9,7 @@ import type { EventRecord } from '../../store/types.js';
 import { parse } from '../args.js';
 import { EXIT_OK, type Io } from '../io.js';
 import { projectPaths } from '../paths.js';
-import { renderEvent, renderStatus } from '../render/status.js';
+import { renderEvent, renderStatus } from '../../render/status.js';
 
 const RECENT = 10;
 

@@ -6,8 +6,8 @@ import type { EventRecord } from '../../store/types.js';
 import { parse, UsageError } from '../args.js';
 import { EXIT_OK, type Io } from '../io.js';
 import { defaultSocket } from '../paths.js';
-import { renderEvent } from '../render/status.js';
-import { ago, clock, inFuture } from '../render/time.js';
+import { renderEvent } from '../../render/status.js';
+import { ago, clock, inFuture } from '../../render/time.js';
 
 export async function why(args: string[], io: Io): Promise<number> {
   const usage = 'upkeep why NAME [-n N] [--json]';

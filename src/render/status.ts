@@ -1,7 +1,7 @@
 /** The human `status` table and the one-line event format shared by `events`, `why` and `up`. */
-import { describeCause } from '../../supervisor/causes.js';
-import type { StatusEntry } from '../../supervisor/supervisor.js';
-import type { EventRecord } from '../../store/types.js';
+import { describeCause } from '../supervisor/causes.js';
+import type { StatusEntry } from '../supervisor/supervisor.js';
+import type { EventRecord } from '../store/types.js';
 import { table } from './table.js';
 import { ago, clock, inFuture } from './time.js';
 
