@@ -2,7 +2,8 @@
  * upkeep itself: `upkeep daemon` on a folder of N service files (all defaults but one: the
  * backoff resets after 1 s up, the same one-second rule runit, s6, PM2 and supervisord apply, so
  * that a restart after a longer run is immediate, as it is for them). Stop is SIGTERM to the
- * daemon, which stops every service before it exits; status is `upkeep status --json`.
+ * daemon, which stops every service before it exits; status is `upkeep status --json` as a user
+ * runs it: bin/upkeep, the sh wrapper that runs the native client (native/client).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,8 @@ import { supervisorTree } from '../procs.js';
 import { ROOT } from '../paths.js';
 
 const BIN = join(ROOT, 'bin', 'upkeep.js');
+/** What users run: the native client for `status`, the Node CLI for the rest. */
+const UPKEEP = join(ROOT, 'bin', 'upkeep');
 
 export const upkeep: Driver = {
   name: 'upkeep',
@@ -33,7 +36,7 @@ export const upkeep: Driver = {
     'default `backoff.reset_after` is 10 s: a service that ran shorter waits `backoff.initial` (100 ms, doubling) before its restart',
     'stdout/stderr of every service are captured into per-service log files (cannot be turned off); every service gets an sd_notify socket',
   ],
-  commands: { status: '`upkeep status --json`', stop: 'SIGTERM to the daemon' },
+  commands: { status: '`upkeep status --json` (native client)', stop: 'SIGTERM to the daemon' },
   async start(w: Workload) {
     const config = join(w.dir, 'services');
     mkdirSync(config);
@@ -45,7 +48,7 @@ export const upkeep: Driver = {
     const pid = child.pid as number;
     return {
       supervisorPids: () => supervisorTree(pid, w.svc),
-      status: () => run(process.execPath, [BIN, 'status', '--json', '--socket', socket]),
+      status: () => run(UPKEEP, ['status', '--json', '--socket', socket]),
       async stop() {
         process.kill(pid, 'SIGTERM');
       },
