@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Project, waitFor } from './harness.js';
+import { Project } from './harness.js';
 import { maskSince, nativeBuilt, nodeCli, upkeep, type Run } from './native-run.js';
 
 /**
@@ -147,7 +147,6 @@ test('an empty config folder: the "no services in DIR" line', async (t) => {
   const p = new Project();
   t.after(() => p.cleanup());
   await p.startDaemon();
-  await waitFor(async () => (await p.cli('status', '--json')).code === 0, 5000, () => p.daemonOutput);
   const r = await viaNative(['status', '--socket', p.socket]);
   assert.equal(r.fast.stdout, `no services in ${p.config}\n`);
   assertSame(r, 'status of nothing');
