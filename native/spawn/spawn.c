@@ -72,6 +72,9 @@
 #ifndef CLONE_INTO_CGROUP
 #define CLONE_INTO_CGROUP 0x200000000ULL /* Linux 5.7 */
 #endif
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE (1U << 1) /* Linux 5.9, with close_range itself */
+#endif
 #if defined(__x86_64__) && defined(SYS_clone3)
 #define HAVE_CLONE3_CHILD 1
 #endif
@@ -99,6 +102,7 @@ typedef struct {
 
 static bool pidfd_works;  /* set once at load by probe_pidfd() */
 static bool into_cgroup;  /* set once at load by probe_into_cgroup() */
+static bool own_clone;    /* set once at load by probe_own_clone(): every spawn through clone3 */
 
 /* ---- arguments ------------------------------------------------------------------------- */
 
@@ -275,6 +279,10 @@ struct clone3_args {
 typedef struct {
   const request_t *r;
   int out_w, err_w;
+  const int *fds; /* the sources of fds 3, 4, …: r->fds, or their copies in the slots */
+  /* > 0: the fd table is shared (CLONE_FILES) and the sources sit below this number; the child
+     unshares only the fds below it (close_range CLOSE_RANGE_UNSHARE) before it touches any. */
+  int unshare_below;
   volatile int err;
 } child_args_t;
 
@@ -293,9 +301,12 @@ static int start_child(void *p) {
   for (int sig = 1; sig <= 64; sig++)
     if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
   if (syscall(SYS_setsid) < 0) goto fail;
+  /* Shared table: take a private copy of the low fds only; the daemon's thousands of others
+     (logs, pipes, sockets, pidfds of every service) are never copied, nor closed one by one. */
+  if (a->unshare_below > 0 && syscall(SYS_close_range, a->unshare_below, ~0U, CLOSE_RANGE_UNSHARE) < 0) goto fail;
   uint32_t count = r->nfds + 2;
   int high = 3 + (int)r->nfds;
-#define SOURCE(i) ((i) == 0 ? a->out_w : (i) == 1 ? a->err_w : r->fds[(i) - 2])
+#define SOURCE(i) ((i) == 0 ? a->out_w : (i) == 1 ? a->err_w : a->fds[(i) - 2])
   for (uint32_t i = 0; i < count; i++)
     if (SOURCE(i) >= high) high = SOURCE(i) + 1;
   for (uint32_t i = 0; i < count; i++)
@@ -342,21 +353,62 @@ static long clone3_call(struct clone3_args *args, int (*fn)(void *), void *arg) 
   return ret;
 }
 
-/* Like launch(), but the child is created in the cgroup whose directory fd is `cgroup_fd`, and
-   its pidfd comes with it. 0, or an errno (in *clone_failed when clone3 itself refused, which
-   is about the cgroup: gone, not a leaf, or no permission). */
-static int launch_in_cgroup(const request_t *r, int out_w, int err_w, int cgroup_fd, pid_t *pid, int *pidfd, bool *clone_failed) {
-  child_args_t args = {.r = r, .out_w = out_w, .err_w = err_w, .err = 0};
+/* Reserved low fds (see reserve_slots): while a spawn runs they hold the child's sources, so
+   that a child sharing the daemon's fd table needs a private copy of these few fds only. */
+#define SLOTS 16
+static int slot_fd[SLOTS];
+static int slot_null = -1;  /* /dev/null, put back into each slot after a spawn */
+static int slot_limit = 0;  /* 0: no slots (then the child gets a full copy of the table) */
+
+/* Opens /dev/null SLOTS + 1 times at load, when the daemon has few fds open, so that the slots
+   are low numbers. Every slot is close-on-exec at all times: nothing else inherits one. */
+static void reserve_slots(void) {
+  int limit = 0;
+  slot_null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  for (int i = 0; i < SLOTS; i++) {
+    slot_fd[i] = slot_null < 0 ? -1 : open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (slot_fd[i] < 0) return; /* no slots: slot_limit stays 0 */
+    if (slot_fd[i] + 1 > limit) limit = slot_fd[i] + 1;
+  }
+  if (slot_null + 1 > limit) limit = slot_null + 1;
+  if (limit <= 256) slot_limit = limit; /* else copying the low table saves little */
+}
+
+/* Starts the child with clone3: in the cgroup whose directory fd is `cgroup_fd` (CLONE_INTO_CGROUP;
+   -1: the daemon's own), its pidfd with it. With slots and few enough fds, the sources are dup'd
+   into the slots and the child shares the fd table until it unshares the part below slot_limit.
+   0, or an errno (in *clone_failed when clone3 itself refused, which with a cgroup is about the
+   cgroup: gone, not a leaf, or no permission). */
+static int launch_clone3(const request_t *r, int out_w, int err_w, int cgroup_fd, pid_t *pid, int *pidfd, bool *clone_failed) {
+  child_args_t args = {.r = r, .out_w = out_w, .err_w = err_w, .fds = r->fds, .unshare_below = 0, .err = 0};
+  uint32_t count = r->nfds + 2;
+  int slotted[SLOTS + 2];
+  bool use_slots = slot_limit > 0 && count <= SLOTS;
+  if (use_slots) {
+    for (uint32_t i = 0; i < count; i++) {
+      int source = i == 0 ? out_w : i == 1 ? err_w : r->fds[i - 2];
+      if (dup3(source, slot_fd[i], O_CLOEXEC) < 0) return errno;
+      slotted[i] = slot_fd[i];
+    }
+    args.out_w = slotted[0];
+    args.err_w = slotted[1];
+    args.fds = slotted + 2;
+    args.unshare_below = slot_limit;
+  }
   void *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) return errno;
+  int rc = 0;
+  if (stack == MAP_FAILED) {
+    rc = errno;
+    goto out;
+  }
   int child_pidfd = -1;
   struct clone3_args ca = {
-      .flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_INTO_CGROUP,
+      .flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | (use_slots ? CLONE_FILES : 0) | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0),
       .pidfd = (uint64_t)(uintptr_t)&child_pidfd,
       .exit_signal = SIGCHLD,
       .stack = (uint64_t)(uintptr_t)stack,
       .stack_size = CHILD_STACK_SIZE,
-      .cgroup = (uint64_t)cgroup_fd,
+      .cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0,
   };
   uint64_t all = ~(uint64_t)0, old = 0;
   syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, &old, sizeof all);
@@ -365,17 +417,21 @@ static int launch_in_cgroup(const request_t *r, int out_w, int err_w, int cgroup
   munmap(stack, CHILD_STACK_SIZE);
   if (ret < 0) {
     *clone_failed = true;
-    return (int)-ret;
-  }
-  if (args.err != 0) { /* the child exited 127 before exec: reap it, report its errno */
+    rc = (int)-ret;
+  } else if (args.err != 0) { /* the child exited 127 before exec: reap it, report its errno */
     while (waitpid((pid_t)ret, NULL, 0) < 0 && errno == EINTR) {
     }
     close(child_pidfd);
-    return args.err;
+    rc = args.err;
+  } else {
+    *pid = (pid_t)ret;
+    *pidfd = child_pidfd;
   }
-  *pid = (pid_t)ret;
-  *pidfd = child_pidfd;
-  return 0;
+out:
+  /* The slots go back to /dev/null: the daemon keeps no reference to the child's pipes there. */
+  if (use_slots)
+    for (uint32_t i = 0; i < count; i++) dup3(slot_null, slot_fd[i], O_CLOEXEC);
+  return rc;
 }
 
 /* True where clone3 knows CLONE_INTO_CGROUP: asked with an fd nobody has open (INT_MAX; a
@@ -388,8 +444,18 @@ static bool probe_into_cgroup(void) {
   if (rc > 0) waitpid((pid_t)rc, NULL, 0);
   return rc < 0 && errno == EBADF;
 }
+
+/* True where our clone3 child can run every request: clone3 (Linux 5.3) answers a too-small
+   argument with EINVAL rather than ENOSYS, and close_range (5.9, with CLOSE_RANGE_UNSHARE) has
+   nothing to close from fd ~0U. Nothing is started. */
+static bool probe_own_clone(void) {
+  long rc = syscall(SYS_clone3, NULL, 0);
+  if (rc >= 0 || errno != EINVAL) return false;
+  return syscall(SYS_close_range, ~0U, ~0U, 0) == 0;
+}
 #else
 static bool probe_into_cgroup(void) { return false; }
+static bool probe_own_clone(void) { return false; }
 #endif
 
 /* Two pipes, close-on-exec at both ends (the child gets its copies through dup2), the read ends
@@ -551,29 +617,31 @@ static bool read_cgroup(napi_env env, size_t argc, napi_value *args, char **cgro
 
 /* Starts the request, in `cgroup` when given; 0 or an errno, with a message in `what` when the
    errno is about the cgroup rather than the program. */
-static int start_request(const request_t *r, const char *cgroup, int out_w, int err_w, pid_t *pid, int *pidfd, const char **what) {
+static int start_request(const request_t *r, const char *cgroup, bool via_posix_spawn, int out_w, int err_w, pid_t *pid, int *pidfd, const char **what) {
   *pidfd = -1;
-  if (cgroup == NULL) return launch(r, out_w, err_w, pid);
 #ifdef HAVE_CLONE3_CHILD
-  int fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
+  if (cgroup == NULL && (via_posix_spawn || !own_clone)) return launch(r, out_w, err_w, pid);
+  int fd = -1;
+  if (cgroup != NULL && (fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
     *what = "cannot open the cgroup";
     return errno;
   }
   bool clone_failed = false;
-  int rc = launch_in_cgroup(r, out_w, err_w, fd, pid, pidfd, &clone_failed);
-  close(fd);
-  if (clone_failed) *what = "cannot create the process in the cgroup";
+  int rc = launch_clone3(r, out_w, err_w, fd, pid, pidfd, &clone_failed);
+  if (fd >= 0) close(fd);
+  if (clone_failed && fd >= 0) *what = "cannot create the process in the cgroup";
   return rc;
 #else
+  (void)via_posix_spawn;
+  if (cgroup == NULL) return launch(r, out_w, err_w, pid);
   (void)pid;
   return ENOSYS; /* read_cgroup refused already */
 #endif
 }
 
 static napi_value spawn_child(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value args[7];
+  size_t argc = 8;
+  napi_value args[8];
   napi_valuetype cb_type;
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
   if (argc < 6 || napi_typeof(env, args[5], &cb_type) != napi_ok || cb_type != napi_function) {
@@ -582,6 +650,11 @@ static napi_value spawn_child(napi_env env, napi_callback_info info) {
   }
   request_t r = {0};
   char *cgroup = NULL;
+  bool via_posix_spawn = false;
+  if (argc >= 8) {
+    napi_valuetype t;
+    if (napi_typeof(env, args[7], &t) == napi_ok && t == napi_boolean) napi_get_value_bool(env, args[7], &via_posix_spawn);
+  }
   if (!read_request(env, args, &r) || !read_cgroup(env, argc, args, &cgroup)) {
     free_request(&r);
     return NULL;
@@ -597,7 +670,7 @@ static napi_value spawn_child(napi_env env, napi_callback_info info) {
   int pidfd = -1;
   const char *what = NULL;
   int rc = make_pipes(out, err);
-  if (rc == 0) rc = start_request(&r, cgroup, out[1], err[1], &pid, &pidfd, &what);
+  if (rc == 0) rc = start_request(&r, cgroup, via_posix_spawn, out[1], err[1], &pid, &pidfd, &what);
   close_fd(&out[1]);
   close_fd(&err[1]);
   if (rc == 0 && (rc = watch_child(env, pid, pidfd, args[5])) != 0) abandon(pid);
@@ -631,12 +704,18 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_value fn, flag;
   pidfd_works = probe_pidfd();
   into_cgroup = pidfd_works && probe_into_cgroup();
+  own_clone = pidfd_works && probe_own_clone();
+#ifdef HAVE_CLONE3_CHILD
+  if (own_clone) reserve_slots();
+#endif
   if (napi_create_function(env, "spawn", NAPI_AUTO_LENGTH, spawn_child, NULL, &fn) != napi_ok ||
       napi_set_named_property(env, exports, "spawn", fn) != napi_ok ||
       napi_get_boolean(env, pidfd_works, &flag) != napi_ok ||
       napi_set_named_property(env, exports, "pidfd", flag) != napi_ok ||
       napi_get_boolean(env, into_cgroup, &flag) != napi_ok ||
-      napi_set_named_property(env, exports, "intoCgroup", flag) != napi_ok)
+      napi_set_named_property(env, exports, "intoCgroup", flag) != napi_ok ||
+      napi_get_boolean(env, own_clone, &flag) != napi_ok ||
+      napi_set_named_property(env, exports, "ownClone", flag) != napi_ok)
     return NULL;
   return exports;
 }

@@ -36,6 +36,11 @@ interface SpawnAddon {
   /** True where a child can be created in a cgroup v2 directory (clone3 CLONE_INTO_CGROUP). */
   intoCgroup: boolean;
   /**
+   * True where every child starts through the addon's own clone3, which shares the daemon's fd
+   * table and copies only a few low fds (a copy of thousands of fds per start otherwise).
+   */
+  ownClone?: boolean;
+  /**
    * Throws an Error with the errno name as `code` when the program did not start; with a
    * `cgroup` property (the directory) when the cgroup was the reason.
    */
@@ -47,6 +52,7 @@ interface SpawnAddon {
     fds: number[],
     onExit: (code: number | null, signal: string | null) => void,
     cgroup?: string,
+    viaPosixSpawn?: boolean,
   ): { pid: number; stdout: number; stderr: number };
 }
 
@@ -65,17 +71,29 @@ export function nativeSpawnerIntoCgroup(): boolean {
   return usableAddon()?.intoCgroup === true;
 }
 
+/** True when the addon starts children through its own clone3 (see SpawnAddon.ownClone). */
+export function nativeSpawnerOwnClone(): boolean {
+  return usableAddon()?.ownClone === true;
+}
+
 export interface NativeSpawnerOptions {
   /** Path of upkeep-exec; null runs without it (the fallback). Default: the built one, if any. */
   execShim?: string | null;
+  /**
+   * 'posix_spawn': a child outside a cgroup starts through glibc's posix_spawn even where the
+   * addon's own clone3 could start it (the contract suite runs both paths). Default: the faster.
+   */
+  via?: 'posix_spawn';
 }
 
 export class NativeSpawner implements Spawner {
   private readonly shim: string | undefined;
   private readonly addon = usableAddon();
   private readonly fallback: NodeSpawner;
+  private readonly viaPosixSpawn: boolean;
 
   constructor(options: NativeSpawnerOptions = {}) {
+    this.viaPosixSpawn = options.via === 'posix_spawn';
     this.shim = options.execShim === undefined ? execShimPath() : (options.execShim ?? undefined);
     this.fallback = new NodeSpawner({ execShim: this.shim ?? null });
   }
@@ -102,6 +120,7 @@ export class NativeSpawner implements Spawner {
         request.fds ?? [],
         (code, signal) => callbacks.onExit(code, signal),
         bornIn,
+        this.viaPosixSpawn,
       );
     } catch (err) {
       const failure = spawnFailure(launch, err as NodeJS.ErrnoException);

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { createServiceCgroup, detectCgroups, removeCgroupParent, type ServiceCgroup } from '../../src/process/cgroups.js';
 import { execShimPath, type LaunchRequest } from '../../src/process/exec-shim.js';
 import { loadAddon } from '../../src/process/native-addon.js';
-import { NativeSpawner, nativeSpawnerAvailable, nativeSpawnerIntoCgroup } from '../../src/process/native-spawner.js';
+import { NativeSpawner, nativeSpawnerAvailable, nativeSpawnerIntoCgroup, nativeSpawnerOwnClone } from '../../src/process/native-spawner.js';
 import { NodeSpawner } from '../../src/process/node-spawner.js';
 import type { SpawnCallbacks, SpawnOutcome, Spawner } from '../../src/process/spawner.js';
 
@@ -62,6 +62,12 @@ const implementations: Implementation[] = [
   {
     name: 'NativeSpawner',
     make: (options) => new NativeSpawner(options),
+    skip: nativeSpawnerAvailable() ? false : 'native/spawn not built (npm run build:native) or no pidfd',
+    gaps: {},
+  },
+  {
+    name: 'NativeSpawner, through posix_spawn',
+    make: (options) => new NativeSpawner({ ...options, via: 'posix_spawn' }),
     skip: nativeSpawnerAvailable() ? false : 'native/spawn not built (npm run build:native) or no pidfd',
     gaps: {},
   },
@@ -396,6 +402,28 @@ describe('native addon only', { skip: implementations[1]!.skip }, () => {
     } finally {
       killGroup(pid);
       await run.finished();
+    }
+  });
+
+  // The addon's clone3 child shares the daemon's fd table and copies only its reserved low slots,
+  // which hold the sources (pipes, then up to 14 sockets) during a spawn. More sockets than slots
+  // take the full copy instead; both must give the same fds, and leave no copy in the daemon.
+  test('more sockets than the reserved slots arrive in order too; the daemon keeps no copy of any', { skip: !nativeSpawnerOwnClone() && 'no own clone3 here' }, async () => {
+    const count = () => fs.readdirSync('/proc/self/fd').length;
+    for (const n of [2, 14, 20]) {
+      const files = Array.from({ length: n }, (_, i) => {
+        fs.writeFileSync(path.join(tmp, `many-${i}`), `${i}\n`);
+        return fs.openSync(path.join(tmp, `many-${i}`), 'r');
+      });
+      const before = count();
+      try {
+        const script = `cat ${files.map((_, i) => `/dev/fd/${3 + i}`).join(' ')}`; // sh redirects only fds 0-9
+        const run = await runToEnd(new NativeSpawner(), { directory: '/', env: { PATH }, command: ['sh', '-c', script], fds: files });
+        assert.equal(text(run.out), files.map((_, i) => `${i}\n`).join(''), `${n} sockets`);
+        assert.equal(count(), before, `${n} sockets: the daemon's fds after the run`);
+      } finally {
+        for (const fd of files) fs.closeSync(fd);
+      }
     }
   });
 
