@@ -13,7 +13,7 @@ export type TargetCommand = 'start' | 'stop' | 'restart';
 
 export type Request =
   | { cmd: 'ping' }
-  /** With a format, the reply also carries what `upkeep status` prints (`text`, `warning`). */
+  /** With a format, the reply carries what `upkeep status` prints (`text`, `warning`) instead of the services. */
   | { cmd: 'status'; names?: string[]; format?: StatusFormat }
   | { cmd: TargetCommand; names: string[]; reason?: string; wait?: boolean }
   | { cmd: 'enable' | 'disable'; names: string[] }
