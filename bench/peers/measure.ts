@@ -1,11 +1,14 @@
 /**
  * One measured run of one contestant at one N, the same sequence for every tool:
  *
- *   start ──► all N recorded a start ──1 s──► PSS ──► idle CPU ──► status ──► restarts ──► stop
+ *   start ──► all N recorded a start ──1 s──► PSS ──► settle ──► idle CPU ──► status ──► restarts ──► stop
  *
  * - start all: from just before the tool is launched until the last service's own first start
  *   record (CLOCK_MONOTONIC on both sides);
  * - PSS: sum of Pss (smaps_rollup) over every process of the tool, services excluded;
+ * - settle: a wait before the idle window (its CPU is kept as settle_cpu_pct), so that the window
+ *   measures the steady state and not what a start storm leaves behind: V8 (upkeep, PM2) runs up
+ *   to three memory-reducing collections about 30 s after the storm's last full collection;
  * - idle CPU: utime+stime of those processes over the idle window, in % of one core;
  * - status: wall time of the tool's own status command (median of several);
  * - restart: SIGKILL of a random service that has been up at least 1.5 s, until that service's
@@ -24,6 +27,8 @@ import { msBetween, now, StartLog } from './start-log.js';
 import { sleep } from '../util.js';
 
 export interface Options {
+  /** Seconds between the PSS reading and the idle window. */
+  settleS: number;
   idleS: number;
   samples: number;
   statusRuns: number;
@@ -40,6 +45,9 @@ export interface Row {
   pss_mib: number;
   /** Processes of the tool itself at the time of the PSS reading. */
   processes: number;
+  /** The wait before the idle window, and the tool's CPU during it (% of one core). */
+  settle_s?: number;
+  settle_cpu_pct?: number;
   idle_s: number;
   idle_cpu_pct: number;
   status_ms: number | null;
@@ -152,7 +160,12 @@ export async function measure(driver: Driver, n: number, bin: Binaries, o: Optio
     const pids = session.supervisorPids();
     const pss_mib = round(pids.reduce((sum, p) => sum + pssKiB(p), 0) / 1024, 1);
 
+    const settleTicks0 = pids.reduce((sum, p) => sum + ticks(p), 0);
+    const settle0 = now();
+    await sleep(o.settleS * 1000);
+    const settleSeconds = msBetween(settle0, now()) / 1000;
     const ticks0 = pids.reduce((sum, p) => sum + ticks(p), 0);
+    const settle_cpu_pct = settleSeconds > 0 ? round(((ticks0 - settleTicks0) / CLK_TCK / settleSeconds) * 100, 2) : 0;
     const busy0 = machineBusy();
     const idle0 = now();
     await sleep(o.idleS * 1000);
@@ -160,7 +173,7 @@ export async function measure(driver: Driver, n: number, bin: Binaries, o: Optio
     const idleSeconds = msBetween(idle0, now()) / 1000;
     const idle_cpu_pct = round((idleTicks / CLK_TCK / idleSeconds) * 100, 2);
     const others_cpu_pct = round(((machineBusy() - busy0 - idleTicks) / CLK_TCK / idleSeconds) * 100, 1);
-    o.say(`${driver.name} N=${n}: PSS ${pss_mib} MiB over ${pids.length} processes, idle CPU ${idle_cpu_pct} %`);
+    o.say(`${driver.name} N=${n}: PSS ${pss_mib} MiB over ${pids.length} processes, CPU ${settle_cpu_pct} % while settling ${o.settleS} s, idle CPU ${idle_cpu_pct} %`);
 
     const status_runs_ms: number[] = [];
     if (session.status) {
@@ -216,6 +229,8 @@ export async function measure(driver: Driver, n: number, bin: Binaries, o: Optio
       start_s,
       pss_mib,
       processes: pids.length,
+      settle_s: o.settleS,
+      settle_cpu_pct,
       idle_s: o.idleS,
       idle_cpu_pct,
       status_ms: status_runs_ms.length ? median(status_runs_ms) : null,

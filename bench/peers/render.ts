@@ -88,12 +88,17 @@ export function markdown(res: Results): string {
     if (notes.length) lines.push(`N=${n}: ${notes.join('; ')}.`, '');
   }
   const idle = [...new Set(res.rows.map((r) => r.idle_s))].join(' / ');
+  const settle = [...new Set(res.rows.map((r) => r.settle_s ?? 0))].join(' / ');
+  const settling = res.rows
+    .filter((r) => (r.settle_cpu_pct ?? 0) > 0 && res.tools[r.tool]?.kind !== 'baseline')
+    .sort(byOrder)
+    .map((r) => `${res.tools[r.tool]?.label ?? r.tool} ${r.settle_cpu_pct?.toFixed(2)} % (N=${r.n})`);
   const samples = [...new Set(res.rows.filter((r) => r.restart_samples_ms.length).map((r) => r.restart_samples_ms.length))].join(' / ');
   lines.push(
     `Bold: the best supervisor in the column (lower is better). "vs C / Node": the figure divided by the C posix_spawn loop's and the Node spawn loop's in the same run. ` +
-      `PSS counts every process of the tool (per-service supervisors included; services excluded). Idle CPU: over ${idle} s, % of one core. ` +
+      `PSS counts every process of the tool (per-service supervisors included; services excluded). Idle CPU: over ${idle} s, % of one core, opened ${settle} s after the PSS reading (CPU while settling: ${settling.length ? settling.join(', ') : 'none'}). ` +
       `"Others' CPU": what every other process on the machine used during the idle window (% of one core; the noise this row was measured in). ` +
-      `Restart: ${samples} samples. Status: median wall time of the tool's own command (Node start-up included for upkeep and PM2).`,
+      `Restart: ${samples} samples. Status: median wall time of the tool's own command as a user runs it (for PM2 a Node program; upkeep's \`bin/upkeep\` answers status natively).`,
     '',
     '![start, memory, restart, idle CPU, status and stop of each tool](peers.svg)',
     '',

@@ -8,9 +8,10 @@
  *   --n 100,1000        service counts (default 100,1000)
  *   --only a,b          tools: c-spawn node-spawn upkeep supervisord runit s6 pm2 (default all)
  *   --idle S            idle-CPU window in seconds (default 30)
+ *   --settle S          wait between the PSS reading and the idle window (default 35; see measure.ts)
  *   --samples K         restart samples (default 30)
  *   --repeat R          runs per tool and N; medians are kept, restart samples pooled (default 1)
- *   --quick             --idle 5 --samples 10, no warm-up, N = 100 unless --n is given
+ *   --quick             --idle 5 --settle 0 --samples 10, no warm-up, N = 100 unless --n is given
  *   --no-warmup --no-install --no-render --pm2 VERSION
  *   --render-only       only re-render docs/peers.md and docs/peers.svg from latest.json
  */
@@ -35,6 +36,7 @@ function options() {
       n: { type: 'string' },
       only: { type: 'string' },
       idle: { type: 'string' },
+      settle: { type: 'string' },
       samples: { type: 'string' },
       repeat: { type: 'string' },
       quick: { type: 'boolean', default: false },
@@ -55,6 +57,7 @@ function options() {
     ns,
     tools: DRIVERS.filter((d) => !only || only.includes(d.name)),
     idleS: Number(values.idle ?? (values.quick ? 5 : 30)),
+    settleS: Number(values.settle ?? (values.quick ? 0 : 35)),
     samples: Number(values.samples ?? (values.quick ? 10 : 30)),
     repeat: Number(values.repeat ?? 1),
     warmup: !values['no-warmup'] && !values.quick,
@@ -82,6 +85,7 @@ function combine(rows: Row[]): Row & { runs: number; start_runs_s: number[] } {
     start_s: pick((r) => r.start_s) as number,
     pss_mib: pick((r) => r.pss_mib) as number,
     idle_cpu_pct: pick((r) => r.idle_cpu_pct) as number,
+    settle_cpu_pct: pick((r) => r.settle_cpu_pct ?? null) ?? undefined,
     status_ms: pick((r) => r.status_ms),
     status_runs_ms: rows.flatMap((r) => r.status_runs_ms),
     restart_samples_ms: samples,
@@ -152,7 +156,7 @@ async function main(): Promise<void> {
         const rows: Row[] = [];
         for (let r = 0; r < o.repeat; r++) {
           try {
-            rows.push(await measure(d, n, bin, { idleS: o.idleS, samples: o.samples, statusRuns: n <= 100 ? 5 : 3, say }));
+            rows.push(await measure(d, n, bin, { settleS: o.settleS, idleS: o.idleS, samples: o.samples, statusRuns: n <= 100 ? 5 : 3, say }));
           } catch (err) {
             // One tool failing must not cost the others their turn; its old row (if any) stays.
             say(`${d.name} N=${n} failed: ${err instanceof Error ? err.message : String(err)}`);

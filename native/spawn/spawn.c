@@ -4,15 +4,19 @@
  * watched on Node's own event loop (uv_poll: no thread, no SIGCHLD handler, no polling loop).
  * Linux only: glibc >= 2.34 to build, Linux >= 5.4 (pidfd_open, waitid(P_PIDFD)) to run.
  *
- * JS: spawn(file, argv, envp, cwd, fds, onExit[, cgroup]) -> { pid, stdout, stderr }
+ * JS: spawn(file, argv, envp, cwd, fds, onExit[, cgroup[, viaPosixSpawn[, onOutput]]]) -> { pid, stdout, stderr }
  *       file    absolute path of the program (the caller resolves PATH; no search here)
  *       argv    argv[0], the arguments; envp: "NAME=value" strings, exactly the environment
  *       fds     open fds the program gets as 3, 4, … (socket activation)
  *       onExit  (code: number | null, signal: string | null) => void, called once
  *       cgroup  a cgroup v2 directory the child is created in (clone3 CLONE_INTO_CGROUP), only
  *               where `intoCgroup` is true; absent, undefined or null: the daemon's own cgroup
- *       stdout, stderr: the read ends of the child's output pipes (O_NONBLOCK, O_CLOEXEC), the
- *       caller's to read and close.
+ *       viaPosixSpawn  true: a child outside a cgroup starts through glibc's posix_spawn even
+ *               where ownClone is true (the default is the faster clone3 child below)
+ *       onOutput (stream: 0 | 1, chunk: Buffer) => void: the addon reads the output pipes itself
+ *               (stdout, stderr are then -1) and closes each at its end, with no JS call
+ *       stdout, stderr: without onOutput, the read ends of the child's output pipes (O_NONBLOCK,
+ *       O_CLOEXEC), the caller's to read and close.
  *     Throws an Error whose `code` is the errno name when nothing runs: glibc's posix_spawn
  *     (CLONE_VFORK) returns the child's exec or file-action errno (ENOENT, EACCES, ENOEXEC, a
  *     chdir's ENOENT) before it returns, so a failed exec is never a child that exits 127.
@@ -588,6 +592,112 @@ static int watch_child(napi_env env, pid_t pid, int pidfd, napi_value on_exit) {
   return 0;
 }
 
+/* ---- reading the output pipes ------------------------------------------------------------ */
+
+/* One output pipe read on Node's loop (uv_poll) with no JS stream in between: a chunk is one
+   onOutput(stream, Buffer) call, and the end of the pipe closes it here without a JS call. A
+   net.Socket per pipe costs JS work at every start and every exit (its end, its destroy), in
+   the path of a restart. */
+typedef struct {
+  uv_poll_t poll;
+  int fd;
+  int stream; /* 0: stdout, 1: stderr */
+  int closed;
+  napi_env env;
+  napi_ref on_output;
+  napi_async_context async;
+  napi_async_cleanup_hook_handle cleanup; /* NULL once removed */
+} reader_t;
+
+static char read_buffer[64 * 1024]; /* the loop's thread only */
+
+static void free_reader(uv_handle_t *handle) {
+  reader_t *rd = handle->data;
+  if (rd->cleanup != NULL) napi_remove_async_cleanup_hook(rd->cleanup);
+  free(rd);
+}
+
+static void shut_reader(reader_t *rd, bool env_alive) {
+  if (rd->closed) return;
+  rd->closed = 1;
+  uv_poll_stop(&rd->poll);
+  close(rd->fd);
+  if (env_alive) {
+    napi_delete_reference(rd->env, rd->on_output);
+    napi_async_destroy(rd->env, rd->async);
+    napi_remove_async_cleanup_hook(rd->cleanup);
+    rd->cleanup = NULL;
+  }
+  uv_close((uv_handle_t *)&rd->poll, free_reader);
+}
+
+static void on_reader_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
+  reader_t *rd = arg;
+  rd->cleanup = handle;
+  shut_reader(rd, false);
+}
+
+/* Reads what there is (at most 16 chunks a wake-up, so that one chatty service cannot hold the
+   loop), hands each chunk to onOutput; at the end of the pipe or on an error, closes it. */
+static void on_output_readable(uv_poll_t *poll, int status, int events) {
+  (void)events;
+  reader_t *rd = poll->data;
+  if (rd->closed) return;
+  bool done = status < 0;
+  for (int round = 0; !done && round < 16; round++) {
+    ssize_t n = read(rd->fd, read_buffer, sizeof read_buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n <= 0) {
+      done = true;
+      break;
+    }
+    napi_handle_scope scope;
+    napi_value argv[2], callback, global, result;
+    if (napi_open_handle_scope(rd->env, &scope) != napi_ok) return;
+    void *data;
+    bool ok = napi_create_int32(rd->env, rd->stream, &argv[0]) == napi_ok &&
+              napi_create_buffer_copy(rd->env, (size_t)n, read_buffer, &data, &argv[1]) == napi_ok &&
+              napi_get_reference_value(rd->env, rd->on_output, &callback) == napi_ok && napi_get_global(rd->env, &global) == napi_ok;
+    if (ok && napi_make_callback(rd->env, rd->async, global, callback, 2, argv, &result) == napi_pending_exception) {
+      napi_value err;
+      if (napi_get_and_clear_last_exception(rd->env, &err) == napi_ok) napi_fatal_exception(rd->env, err);
+    }
+    napi_close_handle_scope(rd->env, scope);
+    if (rd->closed) return; /* the env went away during the callback */
+  }
+  if (done) shut_reader(rd, true);
+}
+
+/* Starts reading `fd` (the read end of an output pipe, non-blocking); 0 or an errno, with the
+   fd closed either way on failure. */
+static int read_output(napi_env env, int fd, int stream, napi_value on_output) {
+  reader_t *rd = calloc(1, sizeof *rd);
+  uv_loop_t *loop;
+  napi_value resource_name;
+  if (rd == NULL || napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &rd->poll, fd) != 0) {
+    close(fd);
+    free(rd);
+    return ENOMEM;
+  }
+  rd->fd = fd;
+  rd->stream = stream;
+  rd->env = env;
+  rd->poll.data = rd;
+  if (napi_create_reference(env, on_output, 1, &rd->on_output) != napi_ok ||
+      napi_create_string_utf8(env, "upkeep.output", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
+      napi_async_init(env, NULL, resource_name, &rd->async) != napi_ok ||
+      napi_add_async_cleanup_hook(env, on_reader_cleanup, rd, &rd->cleanup) != napi_ok) {
+    rd->cleanup = NULL;
+    rd->closed = 1;
+    close(fd);
+    uv_close((uv_handle_t *)&rd->poll, free_reader);
+    return ENOMEM;
+  }
+  uv_poll_start(&rd->poll, UV_READABLE, on_output_readable);
+  return 0;
+}
+
 /* ---- JS entry points ------------------------------------------------------------------- */
 
 static napi_value make_result(napi_env env, pid_t pid, int out_r, int err_r) {
@@ -640,8 +750,8 @@ static int start_request(const request_t *r, const char *cgroup, bool via_posix_
 }
 
 static napi_value spawn_child(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value args[8];
+  size_t argc = 9;
+  napi_value args[9];
   napi_valuetype cb_type;
   if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok) return NULL;
   if (argc < 6 || napi_typeof(env, args[5], &cb_type) != napi_ok || cb_type != napi_function) {
@@ -685,6 +795,13 @@ static napi_value spawn_child(napi_env env, napi_callback_info info) {
   }
   free_request(&r);
   free(cgroup);
+  napi_valuetype out_type = napi_undefined;
+  if (argc >= 9 && napi_typeof(env, args[8], &out_type) == napi_ok && out_type == napi_function) {
+    /* The addon reads the pipes itself: a failure to watch one loses that output, not the run. */
+    read_output(env, out[0], 0, args[8]);
+    read_output(env, err[0], 1, args[8]);
+    return make_result(env, pid, -1, -1);
+  }
   return make_result(env, pid, out[0], err[0]);
 }
 

@@ -8,7 +8,8 @@
  * Same contract and same behaviour as NodeSpawner for every SpawnRequest field, from the same
  * plan (launch-plan.ts): program and directory checked first, the exec shim in front of the
  * program for identity/limits/cgroups/pid variables, `fds` at 3, 4, …, stdin from /dev/null,
- * stdout/stderr through pipes. A request with a cgroup v2 directory (`cgroupV2`) is created in
+ * stdout/stderr through pipes, which the addon reads on Node's loop (no JS stream per pipe: less
+ * work at every start and exit). A request with a cgroup v2 directory (`cgroupV2`) is created in
  * it by the addon (clone3 CLONE_INTO_CGROUP) where nativeSpawnerIntoCgroup() says so, and that
  * directory is left out of what the shim joins: a plain service then runs without the shim.
  * Differences, all on the safe side:
@@ -19,8 +20,6 @@
  * no pidfd (nativeSpawnerAvailable() says which), and the rare request that needs a uid/gid
  * while the exec shim is not built (posix_spawn cannot change identity; Node's uid option can).
  */
-import { closeSync } from 'node:fs';
-import net from 'node:net';
 import { isAbsolute } from 'node:path';
 import { execShimPath, type LaunchRequest } from './exec-shim.js';
 import { checkDirectory, describeSpawnError, planLaunch, type Failure, type Launch } from './launch-plan.js';
@@ -53,6 +52,8 @@ interface SpawnAddon {
     onExit: (code: number | null, signal: string | null) => void,
     cgroup?: string,
     viaPosixSpawn?: boolean,
+    /** With it, the addon reads both pipes (stream 0: stdout, 1: stderr); stdout/stderr are -1. */
+    onOutput?: (stream: 0 | 1, chunk: Buffer) => void,
   ): { pid: number; stdout: number; stderr: number };
 }
 
@@ -121,6 +122,7 @@ export class NativeSpawner implements Spawner {
         (code, signal) => callbacks.onExit(code, signal),
         bornIn,
         this.viaPosixSpawn,
+        (stream, chunk) => callbacks.onOutput(stream === 0 ? 'out' : 'err', chunk),
       );
     } catch (err) {
       const failure = spawnFailure(launch, err as NodeJS.ErrnoException);
@@ -129,8 +131,6 @@ export class NativeSpawner implements Spawner {
     // A microtask, as Node's 'spawn' event is a tick: done() never runs inside spawn(), and
     // always before onExit and onOutput, which come from later turns of the event loop.
     queueMicrotask(() => callbacks.done({ ok: true, pid: child.pid }));
-    readOutput(child.stdout, 'out', callbacks);
-    readOutput(child.stderr, 'err', callbacks);
   }
 }
 
@@ -159,21 +159,4 @@ function spawnFailure(launch: Launch, err: NodeJS.ErrnoException & { cgroup?: st
   if (err.cgroup !== undefined) return { ok: false, errno, message: err.message };
   const dirProblem = errno === 'ENOENT' || errno === 'ENOTDIR' || errno === 'EACCES' ? checkDirectory(launch.cwd) : undefined;
   return dirProblem ?? { ok: false, errno, message: describeSpawnError(launch.file, errno, err.message) };
-}
-
-/**
- * Reads one output pipe. A net.Socket on the fd is a libuv pipe handle: non-blocking reads on
- * the event loop, as for a ChildProcess's own stdout (fs streams would read on the thread pool
- * and take a non-blocking pipe's EAGAIN for an error). The socket closes the fd at EOF.
- */
-function readOutput(fd: number, stream: 'out' | 'err', callbacks: SpawnCallbacks): void {
-  let socket: net.Socket;
-  try {
-    socket = new net.Socket({ fd, readable: true, writable: false });
-  } catch {
-    // Not seen in practice; the process runs all the same, so lose this output, not the spawn.
-    return closeSync(fd);
-  }
-  socket.on('data', (chunk: Buffer) => callbacks.onOutput(stream, chunk));
-  socket.on('error', () => socket.destroy()); // EIO and the like: the output ends there
 }

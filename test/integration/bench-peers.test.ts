@@ -24,7 +24,7 @@ const finite = (x: unknown, what: string) => assert.ok(typeof x === 'number' && 
 for (const driver of DRIVERS) {
   const missing = driver.missing();
   test(`peer bench: the ${driver.name} driver runs 3 services and every figure is a number`, { skip: missing ? `${driver.name} not installed: ${missing}` : false }, async () => {
-    const row = await measure(driver, 3, bin, { idleS: 0.5, samples: 2, statusRuns: 1, say: () => undefined });
+    const row = await measure(driver, 3, bin, { settleS: 0.2, idleS: 0.5, samples: 2, statusRuns: 1, say: () => undefined });
     rows.push(row);
     for (const key of ['start_s', 'pss_mib', 'idle_cpu_pct', 'stop_s'] as const) finite(row[key], key);
     assert.ok(row.processes >= 1, 'the tool has at least one process of its own');
