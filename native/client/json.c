@@ -284,7 +284,21 @@ struct result_state {
   struct status_reply *reply;
   int has_text;
   int bad_warning;
+  int bad_text_bytes;
 };
+
+/* A whole number of bytes, as JSON.stringify writes one (no sign, fraction or exponent), and at
+   most 15 digits; anything else is refused. */
+static int read_byte_count(struct cursor *c, long long *out) {
+  skip_space(c);
+  const char *start = c->p;
+  long long n = 0;
+  while (is_digit(c) && c->p - start < 15) n = n * 10 + (*c->p++ - '0');
+  if (c->p == start || (c->p - start > 1 && *start == '0')) return -1;
+  if (c->p < c->end && (*c->p == '.' || *c->p == 'e' || *c->p == 'E' || (*c->p >= '0' && *c->p <= '9'))) return -1;
+  *out = n;
+  return 0;
+}
 
 /* Members of `result`; as with JSON.parse, a repeated key counts with its last value. */
 static int on_result_member(struct cursor *c, const struct buf *key, void *ctx, int depth) {
@@ -293,6 +307,11 @@ static int on_result_member(struct cursor *c, const struct buf *key, void *ctx, 
     st->reply->text.len = 0;
     st->has_text = at_string(c);
     return st->has_text ? read_string(c, &st->reply->text) : skip_value(c, depth);
+  }
+  if (key_is(key, "textBytes")) {
+    st->bad_text_bytes = read_byte_count(c, &st->reply->text_bytes) != 0;
+    if (st->bad_text_bytes) st->reply->text_bytes = -1;
+    return st->bad_text_bytes ? skip_value(c, depth) : 0;
   }
   if (key_is(key, "warning")) {
     st->reply->warning.len = 0;
@@ -319,7 +338,8 @@ static int on_top_member(struct cursor *c, const struct buf *key, void *ctx, int
   if (key_is(key, "result")) {
     struct status_reply *reply = st->result.reply;
     reply->text.len = reply->warning.len = 0;
-    reply->has_warning = st->result.has_text = st->result.bad_warning = 0;
+    reply->has_warning = st->result.has_text = st->result.bad_warning = st->result.bad_text_bytes = 0;
+    reply->text_bytes = -1;
     skip_space(c);
     st->has_result = c->p < c->end && *c->p == '{';
     return st->has_result ? read_object(c, depth, on_result_member, &st->result) : skip_value(c, depth);
@@ -329,13 +349,15 @@ static int on_top_member(struct cursor *c, const struct buf *key, void *ctx, int
 
 int parse_status_reply(const char *line, size_t len, struct status_reply *reply) {
   memset(reply, 0, sizeof *reply);
+  reply->text_bytes = -1;
   if (!utf8_valid(line, len)) return -1;
   struct cursor c = {line, line + len};
   struct top_state st = {.result = {.reply = reply}};
   if (read_object(&c, 0, on_top_member, &st) != 0) goto fail;
   skip_space(&c);
   if (c.p != c.end) goto fail;
-  if (!st.ok || !st.has_result || !st.result.has_text || st.result.bad_warning) goto fail;
+  if (!st.ok || !st.has_result || st.result.bad_warning || st.result.bad_text_bytes) goto fail;
+  if (st.result.has_text == (reply->text_bytes >= 0)) goto fail; /* neither, or both */
   return 0;
 fail:
   status_reply_free(reply);

@@ -22,12 +22,15 @@ struct status_reply {
   struct buf text;    /* stdout of `upkeep status`, without the final newline */
   struct buf warning; /* stderr (safe mode), when has_warning */
   int has_warning;
+  /* >= 0: the reply had `textBytes` instead of `text` (a raw request): that many bytes of text
+     follow the line, and `text` is empty here. -1: `text` was in the line. */
+  long long text_bytes;
 };
 
 /*
  * Reads one reply line (without its newline). Returns 0 when it is an ok reply whose result has a
- * string `text` (and, if present, a string `warning`); -1 otherwise: not JSON, not UTF-8, ok:false,
- * an old daemon that sent no text, or out of memory.
+ * string `text` or a whole number `textBytes` (not both), and, if present, a string `warning`; -1
+ * otherwise: not JSON, not UTF-8, ok:false, an old daemon that sent no text, or out of memory.
  */
 int parse_status_reply(const char *line, size_t len, struct status_reply *reply);
 void status_reply_free(struct status_reply *reply);

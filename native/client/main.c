@@ -5,8 +5,9 @@
  *
  *   upkeep [--socket PATH] status [NAME|@GROUP...] [--json] [--socket PATH | --socket=PATH]
  *
- * The daemon renders (a status request with "format" gets the Node CLI's stdout back as `text`,
- * and the safe-mode line as `warning`); this program only moves the bytes. Anything it does not
+ * The daemon renders (a status request with "format" gets the Node CLI's stdout back, and the
+ * safe-mode line as `warning`; with "raw", the reply line says `textBytes` and the text follows it
+ * unescaped, else it is the string `text`); this program only moves the bytes. Anything it does not
  * recognise exactly (another command or flag, -h, a `--socket` value the Node parser would call
  * ambiguous, an argument that is not UTF-8) and any failure of the fast path (no daemon, an error
  * reply, a malformed reply, an old daemon that sends no `text`) execs the Node CLI with the
@@ -117,7 +118,8 @@ static int parse_status_args(int argc, char **argv, struct status_args *out) {
 
 static int build_request(struct buf *req, const struct status_args *args) {
   char client[96];
-  int rc = buf_append_str(req, args->json ? "{\"cmd\":\"status\",\"format\":\"json\"" : "{\"cmd\":\"status\",\"format\":\"text\"");
+  /* raw: the text follows the reply line as it is, unescaped (see read_text). */
+  int rc = buf_append_str(req, args->json ? "{\"cmd\":\"status\",\"format\":\"json\",\"raw\":true" : "{\"cmd\":\"status\",\"format\":\"text\",\"raw\":true");
   if (rc == 0 && args->name_count > 0) {
     rc = buf_append_str(req, ",\"names\":[");
     for (int i = 0; rc == 0 && i < args->name_count; i++) {
@@ -143,37 +145,59 @@ static int write_all(int fd, const char *data, size_t len, int flags, int is_soc
   return 0;
 }
 
-/* One request, one reply line (without its newline) in reply. Returns 0, or -1 on any failure. */
-static int ask_daemon(const char *socket_path, const struct buf *req, struct buf *reply) {
+/*
+ * Sends one request and reads its reply line: 0 with the open socket in *fd_out, the line in
+ * reply[0..*line_len) and, after its newline, whatever else arrived already; -1 on any failure.
+ */
+static int ask_daemon(const char *socket_path, const struct buf *req, struct buf *reply, size_t *line_len, int *fd_out) {
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
   size_t path_len = strlen(socket_path);
   if (path_len >= sizeof addr.sun_path) return -1;
   memcpy(addr.sun_path, socket_path, path_len + 1);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
-  int rc = -1;
   while (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-    if (errno != EINTR) goto out;
+    if (errno != EINTR) goto fail;
   }
   /* MSG_NOSIGNAL: a daemon that hangs up early is a failure to fall back from, not a SIGPIPE. */
-  if (write_all(fd, req->data, req->len, MSG_NOSIGNAL, 1) != 0) goto out;
+  if (write_all(fd, req->data, req->len, MSG_NOSIGNAL, 1) != 0) goto fail;
   for (;;) {
-    if (buf_reserve(reply, 64 * 1024) != 0) goto out;
+    if (buf_reserve(reply, 64 * 1024) != 0) goto fail;
     ssize_t n = read(fd, reply->data + reply->len, reply->cap - reply->len);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) goto out; /* closed without a whole line */
+    if (n <= 0) goto fail; /* closed without a whole line */
     char *nl = memchr(reply->data + reply->len, '\n', (size_t)n);
     reply->len += (size_t)n;
     if (nl != NULL) {
-      reply->len = (size_t)(nl - reply->data);
-      rc = 0;
-      goto out;
+      *line_len = (size_t)(nl - reply->data);
+      *fd_out = fd;
+      return 0;
     }
-    if (reply->len > MAX_REPLY_BYTES) goto out;
+    if (reply->len > MAX_REPLY_BYTES) goto fail;
   }
-out:
+fail:
   close(fd);
-  return rc;
+  return -1;
+}
+
+/*
+ * A raw reply's text: the `count` bytes after the line, of which `have` arrived with it (at
+ * `first`). 0 with the text in `text`, or -1: the daemon closed early, or it is not UTF-8.
+ */
+static int read_text(int fd, const char *first, size_t have, long long count, struct buf *text) {
+  if (count > (long long)MAX_REPLY_BYTES) return -1;
+  size_t want = (size_t)count;
+  if (buf_reserve(text, want + 1) != 0) return -1;
+  size_t take = have < want ? have : want;
+  memcpy(text->data, first, take);
+  text->len = take;
+  while (text->len < want) {
+    ssize_t n = read(fd, text->data + text->len, want - text->len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    text->len += (size_t)n;
+  }
+  return utf8_valid(text->data, text->len) ? 0 : -1;
 }
 
 /* The Node CLI's io.out/io.err: the text, and a newline unless it ends with one. */
@@ -190,10 +214,16 @@ int main(int argc, char **argv) {
   if (args.socket == NULL ? default_socket(&socket_path) != 0 : buf_append(&socket_path, args.socket, strlen(args.socket) + 1) != 0) {
     exec_node_cli(argv);
   }
-  if (build_request(&req, &args) != 0 || ask_daemon(socket_path.data, &req, &line) != 0) exec_node_cli(argv);
+  size_t line_len = 0;
+  int fd = -1;
+  if (build_request(&req, &args) != 0 || ask_daemon(socket_path.data, &req, &line, &line_len, &fd) != 0) exec_node_cli(argv);
 
   struct status_reply reply;
-  if (parse_status_reply(line.data, line.len, &reply) != 0) exec_node_cli(argv);
+  if (parse_status_reply(line.data, line_len, &reply) != 0) exec_node_cli(argv);
+  if (reply.text_bytes >= 0 && read_text(fd, line.data + line_len + 1, line.len - line_len - 1, reply.text_bytes, &reply.text) != 0) {
+    exec_node_cli(argv);
+  }
+  close(fd);
   if (reply.has_warning && print_line(STDERR_FILENO, &reply.warning) != 0) return 1;
   if (print_line(STDOUT_FILENO, &reply.text) != 0) {
     fprintf(stderr, "upkeep: cannot write the status: %s\n", strerror(errno));

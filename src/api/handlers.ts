@@ -56,7 +56,14 @@ export function makeHandler(deps: HandlerDeps): Handler {
         const reply = { daemon: deps.daemonInfo(view), services: local(sup.status(names)) };
         // The native client prints the daemon's rendering, so `upkeep status` needs no Node start-up;
         // it reads only the text, so the services are not sent twice (half the bytes for --json).
-        conn.reply(request.format === undefined ? reply : { daemon: reply.daemon, ...statusOutput(reply as StatusReply, request.format) });
+        if (request.format === undefined) {
+          conn.reply(reply);
+          return;
+        }
+        const { text, warning } = statusOutput(reply as StatusReply, request.format);
+        const result = warning === undefined ? { daemon: reply.daemon } : { daemon: reply.daemon, warning };
+        if (request.raw === true) conn.replyWithText(result, text);
+        else conn.reply({ ...result, text });
         return;
       }
       case 'start':

@@ -13,8 +13,12 @@ export type TargetCommand = 'start' | 'stop' | 'restart';
 
 export type Request =
   | { cmd: 'ping' }
-  /** With a format, the reply carries what `upkeep status` prints (`text`, `warning`) instead of the services. */
-  | { cmd: 'status'; names?: string[]; format?: StatusFormat }
+  /**
+   * With a format, the reply carries what `upkeep status` prints (`text`, `warning`) instead of the
+   * services; with `raw` besides, the reply line has `textBytes` instead of `text`, and exactly that
+   * many bytes of UTF-8 text follow the line (no JSON escaping on either side: the native client).
+   */
+  | { cmd: 'status'; names?: string[]; format?: StatusFormat; raw?: boolean }
   | { cmd: TargetCommand; names: string[]; reason?: string; wait?: boolean }
   | { cmd: 'enable' | 'disable'; names: string[] }
   | { cmd: 'reload' }
@@ -66,10 +70,13 @@ function toRequest(cmd: string, o: Record<string, unknown>): Request {
       return { cmd };
     case 'status': {
       const format = optionalFormat(o.format);
+      const raw = optionalBoolean(o.raw, 'raw');
+      if (raw === true && format === undefined) throw new ProtocolError('raw needs a format', { hint: 'send format "json" or "text" with raw' });
       return {
         cmd,
         ...(o.names === undefined ? {} : { names: stringArray(o.names, 'names') }),
         ...(format === undefined ? {} : { format }),
+        ...(raw === true ? { raw } : {}),
       };
     }
     case 'start':

@@ -14,6 +14,8 @@ export interface Connection {
   readonly peer: { pid: number; uid: number; gid: number } | undefined;
   readonly socketPath: string;
   reply(result: unknown): void;
+  /** The reply line with `textBytes` (the UTF-8 length of `text`), then `text` itself, unescaped. */
+  replyWithText(result: Record<string, unknown>, text: string): void;
   /** One more item of a following request. */
   push(item: unknown): void;
   /** Called when the client goes away; used to end subscriptions. */
@@ -124,6 +126,10 @@ function serve(socket: net.Socket, options: ServerOptions): void {
     peer,
     socketPath: options.socketPath,
     reply: (result) => send({ ok: true, result }),
+    replyWithText: (result, text) => {
+      send({ ok: true, result: { ...result, textBytes: Buffer.byteLength(text) } });
+      if (!closed && !socket.destroyed) socket.write(text);
+    },
     push: (item) => send({ item }),
     onClose: (fn) => closers.push(fn),
     get closed() {

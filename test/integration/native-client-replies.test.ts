@@ -61,13 +61,13 @@ test('the request: format, names JSON-escaped, the client uid and pid', async (t
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'ok\n');
   const sent = fake.requests[0] as { client: { uid: unknown; pid: unknown } };
-  assert.deepEqual({ ...sent, client: undefined }, { cmd: 'status', format: 'json', names, client: undefined });
+  assert.deepEqual({ ...sent, client: undefined }, { cmd: 'status', format: 'json', raw: true, names, client: undefined });
   assert.equal(sent.client.uid, process.getuid?.());
   assert.ok(Number.isInteger(sent.client.pid) && (sent.client.pid as number) > 0);
 
   const text = await upkeep(['status', '--socket', sock], { env: NO_NODE });
   assert.equal(text.code, 0, text.stderr);
-  assert.deepEqual(Object.keys(fake.requests[1] as object), ['cmd', 'format', 'client']);
+  assert.deepEqual(Object.keys(fake.requests[1] as object), ['cmd', 'format', 'raw', 'client']);
   assert.equal(fake.requests[1]?.format, 'text');
 });
 
@@ -95,6 +95,35 @@ test('reply strings decode as JSON.parse reads them and print as Node writes the
     // Node writes a lone surrogate as U+FFFD; Buffer.from does the same.
     assert.ok(r.raw.equals(Buffer.from(c.stdout, 'utf8')), `${c.line}\ngot ${JSON.stringify(r.stdout)}\nwanted ${JSON.stringify(c.stdout)}`);
     assert.equal(r.stderr, c.stderr ?? '', c.line);
+  }
+});
+
+/** A raw reply: the line with textBytes (or what is given), then the bytes of the text. */
+const rawReply = (text: Buffer, result: Record<string, unknown> = { textBytes: text.length }) =>
+  Buffer.concat([Buffer.from(`${JSON.stringify({ ok: true, result })}\n`), text]);
+
+test('a raw reply: the text after the line, as many bytes as textBytes says, printed as they are', async (t) => {
+  if (!nativeBuilt(t)) return;
+  const dir = tempDir();
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const big = Buffer.from(`${'é😀 "quoted" \\ back\n'.repeat(60_000)}end`); // about 1.6 MB: many reads
+  const cases: { reply: Buffer; stdout: Buffer; stderr?: string }[] = [
+    { reply: rawReply(Buffer.from('a table\nrow "x" \\ é')), stdout: Buffer.from('a table\nrow "x" \\ é\n') },
+    { reply: rawReply(Buffer.from('ends\n')), stdout: Buffer.from('ends\n') },
+    { reply: rawReply(Buffer.alloc(0)), stdout: Buffer.from('\n') },
+    { reply: rawReply(big), stdout: Buffer.concat([big, Buffer.from('\n')]) },
+    { reply: rawReply(Buffer.from('[]'), { warning: 'WARNING: safe', textBytes: 2 }), stdout: Buffer.from('[]\n'), stderr: 'WARNING: safe\n' },
+    // Only textBytes bytes are the text; anything after them is not printed.
+    { reply: Buffer.concat([rawReply(Buffer.from('abc')), Buffer.from('trailing')]), stdout: Buffer.from('abc\n') },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const sock = join(dir, `raw-${i}.sock`);
+    const fake = await fakeDaemon(sock, () => c.reply);
+    const r = await upkeep(['status', '--socket', sock], { env: NO_NODE });
+    await fake.close();
+    assert.equal(r.code, 0, `case ${i}: ${r.stderr}`);
+    assert.ok(r.raw.equals(c.stdout), `case ${i}: got ${r.raw.length} bytes, wanted ${c.stdout.length}`);
+    assert.equal(r.stderr, c.stderr ?? '', `case ${i}`);
   }
 });
 
@@ -134,6 +163,16 @@ test('a malformed or unexpected reply falls back to the Node CLI', async (t) => 
     '\n',
     'hello\n',
     '',
+    rawReply(Buffer.from('abc'), { textBytes: 4 }), // closed before the 4th byte
+    rawReply(Buffer.from([0x61, 0xff, 0x62])), // not UTF-8
+    rawReply(Buffer.from([0xe2, 0x82, 0xac]), { textBytes: 2 }).subarray(0, -1), // cut inside a character
+    rawReply(Buffer.from('abc'), { textBytes: 3, text: 'abc' }), // both
+    rawReply(Buffer.from('abc'), { textBytes: -3 }),
+    rawReply(Buffer.from('abc'), { textBytes: 2.5 }),
+    rawReply(Buffer.from('abc'), { textBytes: '3' }),
+    Buffer.from('{"ok":true,"result":{"textBytes":03}}\nabc'),
+    Buffer.from('{"ok":true,"result":{"textBytes":3e0}}\nabc'),
+    Buffer.from('{"ok":true,"result":{"textBytes":1234567890123456}}\nabc'),
   ];
   for (const [i, reply] of replies.entries()) {
     const sock = join(dir, `case-${i}.sock`);

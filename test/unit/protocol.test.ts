@@ -30,6 +30,15 @@ test('a status format other than "json" or "text" is a ProtocolError', () => {
   }
 });
 
+test('raw (the text after the reply line, unescaped) is a boolean and needs a format', () => {
+  assert.deepEqual(parse({ cmd: 'status', format: 'json', raw: true }), { cmd: 'status', format: 'json', raw: true });
+  assert.deepEqual(parse({ cmd: 'status', format: 'text', raw: false }), { cmd: 'status', format: 'text' });
+  assert.throws(() => parse({ cmd: 'status', raw: true }), (err: unknown) => err instanceof ProtocolError && /raw needs a format/.test(err.message));
+  for (const raw of ['yes', 1, {}]) {
+    assert.throws(() => parse({ cmd: 'status', format: 'json', raw }), ProtocolError, `raw ${JSON.stringify(raw)}`);
+  }
+});
+
 const entry = (name: string): StatusEntry => ({
   name,
   state: 'running',
