@@ -7,7 +7,7 @@
  * Then the tenants' storm (bench/tenants.ts): the same N in BENCH_TENANTS tenants of 3 services
  * each (needs root: it makes real users), and the liveness figures (bench/liveness.ts).
  *
- * Options (env): BENCH_N (1000), BENCH_IDLE_S (30), BENCH_SETTLE_S (35: the wait before the idle
+ * Options (env): BENCH_N (1000), BENCH_IDLE_S (30), BENCH_SETTLE_S (60: the wait before the idle
  * window), BENCH_SAMPLES (30), BENCH_TENANTS (300; 0 skips).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -26,7 +26,7 @@ const BIN = join(ROOT, 'bin', 'upkeep.js');
 const UPKEEP = join(ROOT, 'bin', 'upkeep');
 const N = Number(process.env.BENCH_N ?? 1000);
 const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 30);
-const SETTLE_S = Number(process.env.BENCH_SETTLE_S ?? 35);
+const SETTLE_S = Number(process.env.BENCH_SETTLE_S ?? 60);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 30);
 const CLK_TCK = 100;
 

@@ -8,7 +8,7 @@
  *   --n 100,1000        service counts (default 100,1000)
  *   --only a,b          tools: c-spawn node-spawn upkeep supervisord runit s6 pm2 (default all)
  *   --idle S            idle-CPU window in seconds (default 30)
- *   --settle S          wait between the PSS reading and the idle window (default 35; see measure.ts)
+ *   --settle S          wait between the PSS reading and the idle window (default 60; see measure.ts)
  *   --samples K         restart samples (default 30)
  *   --repeat R          runs per tool and N; medians are kept, restart samples pooled (default 1)
  *   --quick             --idle 5 --settle 0 --samples 10, no warm-up, N = 100 unless --n is given
@@ -57,7 +57,7 @@ function options() {
     ns,
     tools: DRIVERS.filter((d) => !only || only.includes(d.name)),
     idleS: Number(values.idle ?? (values.quick ? 5 : 30)),
-    settleS: Number(values.settle ?? (values.quick ? 0 : 35)),
+    settleS: Number(values.settle ?? (values.quick ? 0 : 60)),
     samples: Number(values.samples ?? (values.quick ? 10 : 30)),
     repeat: Number(values.repeat ?? 1),
     warmup: !values['no-warmup'] && !values.quick,
